@@ -1,0 +1,152 @@
+"""Message-building inputs shared by send, reply, forward and draft actions."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, field_validator
+
+from actions._inputs import ActionInput
+
+INLINE_ATTACHMENT_LIMIT = 3 * 1024 * 1024
+"""Graph takes attachments under 3 MB inline; larger ones need an upload session."""
+REQUEST_LIMIT = 4 * 1024 * 1024
+"""Graph refuses a sendMail/create request body over 4 MB."""
+
+
+def _looks_like_address(value: str) -> str:
+    local, at, domain = value.rpartition("@")
+    if not at or not local or "." not in domain or " " in value:
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
+Address = Annotated[
+    str,
+    AfterValidator(_looks_like_address),
+    Field(json_schema_extra={"format": "email"}, examples=["alex@contoso.com"]),
+]
+
+
+class RecipientInput(ActionInput):
+    address: Address = Field(title="Email address")
+    name: str | None = Field(default=None, title="Display name")
+
+
+Recipients = list[Address | RecipientInput]
+
+
+def recipients_json(recipients: Recipients) -> list[dict[str, Any]]:
+    """Input recipients -> Graph's ``[{"emailAddress": {"address", "name"}}]``."""
+    out: list[dict[str, Any]] = []
+    for recipient in recipients:
+        if isinstance(recipient, str):
+            out.append({"emailAddress": {"address": recipient}})
+        else:
+            email: dict[str, str] = {"address": recipient.address}
+            if recipient.name:
+                email["name"] = recipient.name
+            out.append({"emailAddress": email})
+    return out
+
+
+def addresses(recipients: Recipients) -> list[str]:
+    return [r if isinstance(r, str) else r.address for r in recipients]
+
+
+class AttachmentInput(ActionInput):
+    name: str = Field(min_length=1, title="File name", examples=["report.pdf"])
+    content_base64: str = Field(
+        title="Content (base64)",
+        description="The file's bytes, base64-encoded. Under 3 MB once decoded.",
+        json_schema_extra={"contentEncoding": "base64"},
+    )
+    content_type: str = Field(
+        default="application/octet-stream", title="MIME type", examples=["application/pdf"]
+    )
+    is_inline: bool = Field(
+        default=False, title="Inline", description="Shown in the body (cid: image) rather than attached."
+    )
+    content_id: str | None = Field(
+        default=None, title="Content id", description="For inline images: the cid the HTML body refers to."
+    )
+
+    @field_validator("content_base64")
+    @classmethod
+    def _decodes_under_limit(cls, value: str) -> str:
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("is not valid base64") from None
+        if len(raw) >= INLINE_ATTACHMENT_LIMIT:
+            raise ValueError(
+                f"decodes to {len(raw):,} bytes; attachments sent inline must be under 3 MB (3,145,728 bytes)"
+            )
+        return value
+
+    def to_graph(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "@odata.type": "#microsoft.graph.fileAttachment",
+            "name": self.name,
+            "contentType": self.content_type,
+            "contentBytes": self.content_base64,
+            "isInline": self.is_inline,
+        }
+        if self.content_id:
+            body["contentId"] = self.content_id
+        return body
+
+
+class MessageContentInput(ActionInput):
+    """Recipients, subject, body, importance and attachments of a message to send or draft."""
+
+    to: Recipients = Field(
+        default_factory=list, title="To", description="Email addresses, or {address, name} objects."
+    )
+    cc: Recipients = Field(default_factory=list, title="Cc")
+    bcc: Recipients = Field(default_factory=list, title="Bcc")
+    reply_to: Recipients = Field(
+        default_factory=list, title="Reply to", description="Where replies should go, if not to the sender."
+    )
+    subject: str = Field(default="", title="Subject", max_length=255)
+    body: str = Field(
+        default="", title="Body", description="The message body, HTML or plain text (see `body_type`)."
+    )
+    body_type: Literal["html", "text"] = Field(default="html", title="Body type")
+    importance: Literal["low", "normal", "high"] = Field(default="normal", title="Importance")
+    attachments: list[AttachmentInput] = Field(
+        default_factory=list,
+        title="Attachments",
+        description="Files under 3 MB each, sent inline with the message.",
+    )
+
+    @field_validator("attachments")
+    @classmethod
+    def _request_under_limit(cls, value: list[AttachmentInput]) -> list[AttachmentInput]:
+        total = sum(len(a.content_base64) for a in value)
+        if total >= REQUEST_LIMIT:
+            raise ValueError(
+                f"add up to {total:,} base64 bytes; Graph refuses a message request over 4 MB in all"
+            )
+        return value
+
+    def message_json(self) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "subject": self.subject,
+            "body": {"contentType": "HTML" if self.body_type == "html" else "Text", "content": self.body},
+            "importance": self.importance,
+        }
+        for field_name, graph_name in (
+            ("to", "toRecipients"),
+            ("cc", "ccRecipients"),
+            ("bcc", "bccRecipients"),
+            ("reply_to", "replyTo"),
+        ):
+            recipients = getattr(self, field_name)
+            if recipients:
+                message[graph_name] = recipients_json(recipients)
+        if self.attachments:
+            message["attachments"] = [a.to_graph() for a in self.attachments]
+        return message

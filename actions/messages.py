@@ -1,0 +1,162 @@
+"""Mail messages: list, get, send, delete."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+
+from actions._graph import list_output, odata_params
+from actions._inputs import MailboxInput, PagingInput
+from actions._mail import MessageContentInput, addresses
+from actions.models import Message, page_output
+from connector.context import ActionContext, quote_segment
+from connector.http import prefer_header
+from connector.schemas import returns
+
+BodyContentType = Literal["html", "text"]
+
+
+class MessageIdInput(MailboxInput):
+    message_id: str = Field(min_length=1, title="Message id", description="Graph id of the message.")
+
+
+def _body_prefer(body_content_type: BodyContentType | None) -> dict[str, str] | None:
+    return prefer_header(body_content_type=body_content_type) if body_content_type else None
+
+
+def _search_term(text: str) -> str:
+    """Graph wants the $search value in double quotes; inner quotes are escaped."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class ListMessagesInput(MailboxInput, PagingInput):
+    folder_id: str | None = Field(
+        default=None,
+        title="Folder",
+        description="Folder id or well-known name (inbox, sentitems, drafts, deleteditems, archive,"
+        " junkemail). Empty: every folder.",
+        examples=["inbox"],
+    )
+    search: str | None = Field(
+        default=None,
+        title="Search",
+        description="Words to look for in subject, body and sender (Outlook search). Cannot be combined with"
+        " `order_by`: results come newest first.",
+        examples=["invoice"],
+    )
+    filter: str | None = Field(
+        default=None,
+        title="Filter",
+        description="An OData $filter, e.g. `isRead eq false` or `receivedDateTime ge 2026-01-01T00:00:00Z`.",
+        examples=["isRead eq false"],
+    )
+    select: list[str] | None = Field(
+        default=None,
+        title="Properties",
+        description="Only these message properties (id is always included).",
+        examples=[["subject", "from", "receivedDateTime"]],
+    )
+    order_by: str | None = Field(
+        default=None, title="Order by", description="An OData $orderby.", examples=["receivedDateTime desc"]
+    )
+    body_content_type: BodyContentType | None = Field(
+        default=None, title="Body format", description="Return bodies as html or text. Empty: as stored."
+    )
+
+    @field_validator("order_by")
+    @classmethod
+    def _not_with_search(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and info.data.get("search"):
+            raise ValueError("cannot be combined with `search`: Graph sorts search results itself")
+        return value
+
+
+MessagePage = page_output("messages", Message, "The messages, newest first unless `order_by` says otherwise.")
+
+
+@returns(MessagePage)
+def list_messages(ctx: ActionContext, params: ListMessagesInput) -> dict[str, Any]:
+    base = ctx.mailbox(params.user_id)
+    path = (
+        f"{base}/mailFolders/{quote_segment(params.folder_id)}/messages"
+        if params.folder_id
+        else f"{base}/messages"
+    )
+    query = odata_params(
+        search=_search_term(params.search) if params.search else None,
+        filter=params.filter,
+        select=params.select,
+        orderby=params.order_by,
+    )
+    return list_output(
+        ctx, path, params, "messages", params=query, headers=_body_prefer(params.body_content_type)
+    )
+
+
+class GetMessageInput(MessageIdInput):
+    select: list[str] | None = Field(default=None, title="Properties", description="Only these properties.")
+    body_content_type: BodyContentType | None = Field(default=None, title="Body format")
+
+
+@returns(Message)
+def get_message(ctx: ActionContext, params: GetMessageInput) -> dict[str, Any]:
+    path = f"{ctx.mailbox(params.user_id)}/messages/{quote_segment(params.message_id)}"
+    message: dict[str, Any] = ctx.graph.get_json(
+        path,
+        params=odata_params(select=params.select) or None,
+        headers=_body_prefer(params.body_content_type),
+    )
+    return message
+
+
+class SendMessageInput(MessageContentInput, MailboxInput):
+    save_to_sent_items: bool = Field(
+        default=True, title="Save to Sent Items", description="Keep a copy in the sender's Sent Items."
+    )
+
+    @model_validator(mode="after")
+    def _has_recipient(self) -> SendMessageInput:
+        if not (self.to or self.cc or self.bcc):
+            raise ValueError("to: at least one recipient is required (in to, cc or bcc)")
+        return self
+
+
+class SendMessageOutput(BaseModel):
+    sent: bool = Field(description="True once Graph accepted the message for delivery.")
+    subject: str
+    to: list[str]
+    cc: list[str]
+    bcc: list[str]
+    attachments: int = Field(description="How many files were attached.")
+    saved_to_sent_items: bool
+
+
+@returns(SendMessageOutput)
+def send_message(ctx: ActionContext, params: SendMessageInput) -> dict[str, Any]:
+    body = {"message": params.message_json(), "saveToSentItems": params.save_to_sent_items}
+    ctx.graph.request("POST", f"{ctx.mailbox(params.user_id)}/sendMail", json=body)
+    return {
+        "sent": True,
+        "subject": params.subject,
+        "to": addresses(params.to),
+        "cc": addresses(params.cc),
+        "bcc": addresses(params.bcc),
+        "attachments": len(params.attachments),
+        "saved_to_sent_items": params.save_to_sent_items,
+    }
+
+
+class DeleteMessageInput(MessageIdInput):
+    """Moves the message to Deleted Items, as Outlook does."""
+
+
+class DeletedOutput(BaseModel):
+    deleted: bool
+    id: str
+
+
+@returns(DeletedOutput)
+def delete_message(ctx: ActionContext, params: DeleteMessageInput) -> dict[str, Any]:
+    ctx.graph.request("DELETE", f"{ctx.mailbox(params.user_id)}/messages/{quote_segment(params.message_id)}")
+    return {"deleted": True, "id": params.message_id}

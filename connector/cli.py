@@ -1,0 +1,362 @@
+"""The local runner: ``outlook-connector ...``.
+
+Exit codes: 0 success, 2 invalid input (or usage), 1 any other failure. Output JSON goes to
+stdout, messages to stderr. Heavy modules (Flask, authlib, the sandbox) are imported only by the
+commands that need them, to keep ``run`` quick to start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from connector.errors import ConnectorError, InputValidationError
+
+if TYPE_CHECKING:
+    from connections.base import Connection
+    from connector.manifest import Manifest
+    from connector.store import Store
+
+CONNECTION_ENV = "OUTLOOK_CONNECTOR_CONNECTION"
+
+
+def _fail(error: ConnectorError) -> NoReturn:
+    if isinstance(error, InputValidationError):
+        click.echo(f"error: {error.message.partition(':')[0]}:", err=True)
+        for field_error in error.errors:
+            click.echo(f"  {field_error}", err=True)
+    else:
+        click.echo(f"error: {error.message}", err=True)
+    sys.exit(error.exit_code)
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _read_json_option(value: str | None, what: str) -> Any:
+    """``'{"a": 1}'`` or ``@file.json`` (``@-`` for stdin) -> parsed JSON."""
+    if value is None:
+        return {}
+    text = value
+    if value.startswith("@"):
+        source = value[1:]
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{what} is not valid JSON: {exc}") from None
+
+
+def _manifest() -> Manifest:
+    from connector.manifest import load_manifest
+
+    return load_manifest()
+
+
+def _store() -> Store:
+    from connector.store import Store
+
+    return Store()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="outlook-connector")
+def main() -> None:
+    """Run Microsoft Outlook (Graph) actions and triggers locally, or serve the Graph sandbox."""
+
+
+# -- manifest --------------------------------------------------------------------------------------
+@main.group()
+def manifest() -> None:
+    """Check or export the connector manifest."""
+
+
+@manifest.command("validate")
+def manifest_validate() -> None:
+    """Check manifest.yaml: schema, unique keys, schema files, handlers, committed schemas."""
+    from connector.manifest import load_manifest
+    from connector.schemas import stale_files
+
+    try:
+        loaded = load_manifest(check=False)
+        problems = [str(p) for p in loaded.problems(deep=True)]
+        if not problems:
+            problems = [
+                f"{path.relative_to(loaded.root)}: differs from its models (run python -m connector.schemas)"
+                for path in stale_files(loaded)
+            ]
+    except ConnectorError as exc:
+        _fail(exc)
+    if problems:
+        for problem in problems:
+            click.echo(f"  {problem}", err=True)
+        click.echo(f"error: manifest has {len(problems)} problem(s)", err=True)
+        sys.exit(1)
+    counts = ", ".join(f"{len(loaded.sections[s])} {s.replace('_', ' ')}" for s in loaded.SECTIONS)
+    click.echo(f"manifest OK: {counts}")
+
+
+@manifest.command("export")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write to a file.")
+def manifest_export(output: str | None) -> None:
+    """The whole manifest as JSON with every schema inlined (for a workflow builder)."""
+    from connector.export import export_manifest
+
+    try:
+        text = json.dumps(export_manifest(_manifest()), indent=2, ensure_ascii=False)
+    except ConnectorError as exc:
+        _fail(exc)
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+    else:
+        click.echo(text)
+
+
+# -- actions ---------------------------------------------------------------------------------------
+@main.group()
+def actions() -> None:
+    """List and describe actions."""
+
+
+@actions.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def actions_list(as_json: bool) -> None:
+    """Every action: key, group, category and label."""
+    entries = list(_manifest().actions.values())
+    if as_json:
+        _print_json([{k: e[k] for k in ("key", "label", "group", "category")} for e in entries])
+        return
+    width = max(len(e.key) for e in entries)
+    for entry in sorted(entries, key=lambda e: (e["group"], e.key)):
+        click.echo(f"{entry.key:<{width}}  {entry['group']:<14} {entry['category']:<10} {entry['label']}")
+    click.echo(f"{len(entries)} actions", err=True)
+
+
+@actions.command("describe")
+@click.argument("key")
+def actions_describe(key: str) -> None:
+    """An action's manifest entry with its input and output schemas."""
+    from connector.export import export_entry
+
+    try:
+        _print_json(export_entry(_manifest().action(key)))
+    except ConnectorError as exc:
+        _fail(exc)
+
+
+# -- run -------------------------------------------------------------------------------------------
+@main.command()
+@click.argument("key")
+@click.option("--input", "-i", "input_json", help="Input JSON, or @file.json (@- for stdin).")
+@click.option(
+    "--connection",
+    "-c",
+    "connection_name",
+    help=f"Connection name (default: ${CONNECTION_ENV}, the only one, or a sandbox).",
+)
+@click.option("--user-id", help="Act on this mailbox (UPN or id): a shared mailbox or another user.")
+@click.option("--sandbox", "use_sandbox", is_flag=True, help="Run against a sandbox started on the spot.")
+def run(
+    key: str, input_json: str | None, connection_name: str | None, user_id: str | None, use_sandbox: bool
+) -> None:
+    """Run action KEY and print its output as JSON."""
+    from connector.runtime import Runtime
+
+    raw_input = _read_json_option(input_json, "--input")
+    try:
+        runtime = Runtime(_manifest())
+        runtime.manifest.action(key)  # unknown key: fail before any set-up
+        with _connection_for_run(connection_name, use_sandbox) as (connection, store):
+            runtime.store = store
+            try:
+                result = runtime.run_action(key, raw_input, connection, user_id=user_id)
+            finally:
+                runtime.close()
+    except ConnectorError as exc:
+        _fail(exc)
+    _print_json(result)
+
+
+@contextlib.contextmanager
+def _connection_for_run(name: str | None, use_sandbox: bool) -> Iterator[tuple[Connection, Store]]:
+    name = name or os.environ.get(CONNECTION_ENV)
+    if not use_sandbox:
+        store = _store()
+        if name is None:
+            names = [record.name for record in store.list_connections()]
+            if len(names) > 1:
+                raise ConnectorError(
+                    f"several connections are configured ({', '.join(names)}); choose one with --connection"
+                )
+            name = names[0] if names else None
+        if name is not None:
+            from connections.registry import load_connection
+
+            yield load_connection(store, name), store
+            return
+    with _ephemeral_sandbox() as pair:
+        yield pair
+
+
+@contextlib.contextmanager
+def _ephemeral_sandbox() -> Iterator[tuple[Connection, Store]]:
+    """A sandbox started on the spot, with a delegated connection to it in a throw-away store."""
+    import tempfile
+
+    from connections.sandbox import sandbox_connection
+    from sandbox.server import SandboxServer
+
+    from connector.store import Store
+
+    click.echo(
+        "note: no connection configured; running against a Graph sandbox started on the spot", err=True
+    )
+    with tempfile.TemporaryDirectory(prefix="outlook-connector-") as home, SandboxServer() as server:
+        store = Store(Path(home) / "state.db")
+        try:
+            yield sandbox_connection(store, server.url, "delegated"), store
+        finally:
+            store.close()
+
+
+# -- connections -----------------------------------------------------------------------------------
+@main.command()
+@click.argument("name")
+@click.option(
+    "--type",
+    "type_key",
+    type=click.Choice(["oauth2_code", "oauth2_code_legacy", "client_credentials"]),
+    help="Connection type (not needed with --sandbox).",
+)
+@click.option(
+    "--config", "config_json", help="Connection settings JSON, or @file.json (see `connections types`)."
+)
+@click.option(
+    "--sandbox",
+    "sandbox_url",
+    help="Connect to a running sandbox at this URL instead (e.g. http://127.0.0.1:8765).",
+)
+@click.option("--app-only", is_flag=True, help="With --sandbox: an app-only (client credentials) connection.")
+@click.option("--no-browser", is_flag=True, help="Print the sign-in URL instead of opening a browser.")
+def connect(
+    name: str,
+    type_key: str | None,
+    config_json: str | None,
+    sandbox_url: str | None,
+    app_only: bool,
+    no_browser: bool,
+) -> None:
+    """Create connection NAME: sign in through the browser (authorization code), or client credentials."""
+    store = _store()
+    try:
+        if sandbox_url:
+            from connections.sandbox import sandbox_connection
+
+            sandbox_connection(store, sandbox_url.rstrip("/"), "app" if app_only else "delegated", name=name)
+        else:
+            if type_key is None:
+                raise click.UsageError("--type is required (or --sandbox URL)")
+            from connections.registry import connect_interactively
+
+            config = _read_json_option(config_json, "--config")
+            connect_interactively(store, name, type_key, config, open_browser=_browser_opener(no_browser))
+    except ConnectorError as exc:
+        _fail(exc)
+    click.echo(
+        f"connection {name!r} saved; try: outlook-connector run get_current_user --connection {name}",
+        err=True,
+    )
+
+
+def _browser_opener(no_browser: bool) -> Any:
+    def open_url(url: str) -> None:
+        click.echo(f"Sign in at: {url}", err=True)
+        if not no_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    return open_url
+
+
+@main.group()
+def connections() -> None:
+    """List, test and delete saved connections."""
+
+
+@connections.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def connections_list(as_json: bool) -> None:
+    """Saved connections with their health."""
+    from connections.registry import connection_summary
+
+    store = _store()
+    rows = [connection_summary(record) for record in store.list_connections()]
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        click.echo("no connections; `outlook-connector connect NAME ...` creates one", err=True)
+    for row in rows:
+        click.echo(f"{row['name']:<20} {row['type']:<20} {row['health']:<12} {row.get('detail') or ''}")
+
+
+@connections.command("test")
+@click.argument("name")
+def connections_test(name: str) -> None:
+    """Call Graph with connection NAME and report who it acts as."""
+    from connections.registry import load_connection
+
+    from connector.runtime import Runtime
+
+    store = _store()
+    try:
+        connection = load_connection(store, name)
+        with Runtime(_manifest(), store=store) as runtime:
+            try:
+                user = runtime.run_action("get_current_user", {}, connection)
+            except ConnectorError as exc:
+                store.record_health(name, ok=False, error=exc.message)
+                raise
+        store.record_health(name, ok=True)
+    except ConnectorError as exc:
+        _fail(exc)
+    _print_json({"ok": True, "connection": name, "acts_as": user.get("userPrincipalName") or user.get("id")})
+
+
+@connections.command("delete")
+@click.argument("name")
+def connections_delete(name: str) -> None:
+    """Forget connection NAME and its tokens."""
+    store = _store()
+    if not store.delete_connection(name):
+        click.echo(f"error: no connection named {name!r}", err=True)
+        sys.exit(1)
+    click.echo(f"connection {name!r} deleted", err=True)
+
+
+# -- sandbox ---------------------------------------------------------------------------------------
+@main.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=int)
+@click.option("--seed", default=42, show_default=True, type=int, help="Seed of the generated tenant.")
+def sandbox_command(host: str, port: int, seed: int) -> None:
+    """Serve the local Microsoft Graph + identity platform emulator."""
+    from sandbox.server import serve
+
+    from sandbox.config import SandboxConfig
+
+    click.echo(f"Graph sandbox on http://{host}:{port}/v1.0 (identity on http://{host}:{port})", err=True)
+    serve(host, port, SandboxConfig(seed=seed))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""Run manifest entries: validate input -> authorize -> call handler -> validate output."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+from connector.context import ActionContext
+from connector.errors import ConfigurationError, FieldError, InputValidationError
+from connector.manifest import Entry, Manifest, load_manifest
+
+if TYPE_CHECKING:
+    import httpx
+
+    from connections.base import Connection
+    from connector.http import GraphClient
+    from connector.store import Store
+
+STRICT_OUTPUT_ENV = "OUTLOOK_CONNECTOR_STRICT_OUTPUT"
+logger = logging.getLogger("outlook_connector.runtime")
+
+
+class Runtime:
+    """Holds the manifest and one Graph client per connection; thread-safe.
+
+    ``strict_output`` makes an output that breaks its schema an error (tests); otherwise it is
+    logged (production). ``transport`` replaces the network for every client (tests, benchmarks).
+    """
+
+    def __init__(
+        self,
+        manifest: Manifest | None = None,
+        *,
+        store: Store | None = None,
+        strict_output: bool | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.manifest = manifest or load_manifest()
+        self.store = store
+        if strict_output is None:
+            strict_output = os.environ.get(STRICT_OUTPUT_ENV, "") not in ("", "0", "false")
+        self.strict_output = strict_output
+        self._transport = transport
+        self._clients: dict[str, GraphClient] = {}
+        self._lock = threading.Lock()
+
+    # -- clients -------------------------------------------------------------------------------
+    def client_for(self, connection: Connection) -> GraphClient:
+        """The Graph client bound to this connection (created once, shared by threads)."""
+        cache_key = f"{connection.name}\0{connection.graph_base_url}"
+        client = self._clients.get(cache_key)
+        if client is None:
+            with self._lock:
+                client = self._clients.get(cache_key)
+                if client is None:
+                    from connector.http import GraphClient
+
+                    client = GraphClient(
+                        connection.graph_base_url,
+                        auth=connection.auth(),
+                        mailbox_limit_key=connection.throttle_key,
+                        transport=self._transport,
+                    )
+                    self._clients[cache_key] = client
+        return client
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- running -------------------------------------------------------------------------------
+    def context(self, connection: Connection) -> ActionContext:
+        return ActionContext(graph=self.client_for(connection), connection=connection, store=self.store)
+
+    def run_action(
+        self, key: str, raw_input: Any, connection: Connection, *, user_id: str | None = None
+    ) -> dict[str, Any]:
+        """Run one action and return its JSON output. Bad input raises before any request."""
+        entry = self.manifest.action(key)
+        return self._run(entry, raw_input, connection, user_id)
+
+    def run_data_source(self, key: str, raw_input: Any, connection: Connection) -> dict[str, Any]:
+        entry = self.manifest.data_sources.get(key)
+        if entry is None:
+            raise ConfigurationError(f"unknown data source {key!r}")
+        return self._run(entry, raw_input, connection, None)
+
+    def _run(
+        self, entry: Entry, raw_input: Any, connection: Connection, user_id: str | None
+    ) -> dict[str, Any]:
+        if raw_input is None:
+            raw_input = {}
+        if user_id is not None and isinstance(raw_input, dict):
+            raw_input = {**raw_input, "user_id": user_id}
+        entry.validator("input_schema").validate(raw_input, "input")
+        supported = entry.get("connections")
+        if supported is not None and connection.type_key not in supported:
+            raise ConfigurationError(
+                f"{entry.kind[:-1]} {entry.key!r} does not support {connection.type_key!r} connections"
+                f" (supported: {', '.join(supported)})"
+            )
+        params = _parse_input(entry, raw_input)
+        result: dict[str, Any] = entry.handler(self.context(connection), params)
+        if "output_schema" in entry.data:
+            self._check_output(entry, result)
+        return result
+
+    def _check_output(self, entry: Entry, result: dict[str, Any]) -> None:
+        problems: list[FieldError] = entry.validator("output_schema").errors(result)
+        if not problems:
+            return
+        if self.strict_output:
+            raise InputValidationError(problems, what=f"output of {entry.key}")
+        logger.warning(
+            "output of %s does not match its schema: %s", entry.key, "; ".join(map(str, problems[:5]))
+        )
+
+
+def _parse_input(entry: Entry, raw_input: Any) -> Any:
+    """Build the handler's pydantic model; its checks beyond the JSON Schema become field errors."""
+    from pydantic import ValidationError
+
+    try:
+        return _input_model(entry).model_validate(raw_input)
+    except ValidationError as exc:
+        raise InputValidationError([_field_error(e, raw_input) for e in exc.errors()]) from None
+
+
+def _field_error(error: Any, raw_input: Any) -> FieldError:
+    from connector.validation import format_path
+
+    reason = str(error["msg"]).removeprefix("Value error, ")
+    path = _input_path(error["loc"], raw_input)
+    if not path and ": " in reason:
+        # a model-level check names its field as "field: reason"
+        name, _, reason = reason.partition(": ")
+        path = [name]
+    return FieldError(format_path(path), reason)
+
+
+def _input_path(loc: tuple[Any, ...], raw_input: Any) -> list[str | int]:
+    """Keep the parts of a pydantic error location that exist in the input (drops union member tags)."""
+    path: list[str | int] = []
+    node = raw_input
+    for index, part in enumerate(loc):
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        ):
+            node = node[part]
+        elif not (isinstance(node, dict) and index == len(loc) - 1):
+            continue  # a union member's tag, not a place in the input
+        path.append(part)
+    return path
+
+
+def _input_model(entry: Entry) -> Any:
+    model = getattr(entry.handler, "__input_model__", None)
+    if model is None:
+        from connector.schemas import input_model
+
+        model = input_model(entry.handler)
+        entry.handler.__input_model__ = model  # type: ignore[attr-defined]
+    return model

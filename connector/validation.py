@@ -1,0 +1,95 @@
+"""JSON Schema (Draft 2020-12) validation with compiled validators and field-path errors.
+
+Uses jsonschema-rs: the same Draft 2020-12 semantics as the pure-Python ``jsonschema`` package,
+compiled once per schema, roughly 40x faster per call and much cheaper to import (both matter:
+every action run validates its input and output, and the CLI's cold start is measured).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+
+from connector.errors import FieldError, InputValidationError
+
+
+def format_path(parts: Iterable[str | int]) -> str:
+    """``["to", 0, "address"]`` -> ``to[0].address``; the empty path is ``(root)``."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(root)"
+
+
+def _reason(error: Any) -> str:
+    """Turn a jsonschema-rs error into a short reason, naming the property where it can."""
+    message: str = error.message
+    kind = type(error.kind).__name__
+    if kind == "Required":
+        return message.replace(" is a required property", " is required")
+    if kind == "Format":
+        return message.replace(" is not a ", " is not a valid ").replace(' Format"', '"')
+    return message
+
+
+def _field_errors(error: Any) -> list[FieldError]:
+    """One jsonschema-rs error -> the field errors a person needs to read."""
+    path = list(error.instance_path)
+    kind = type(error.kind).__name__
+    if kind == "Required":
+        missing = getattr(error.kind, "property", None)
+        if isinstance(missing, str):
+            return [FieldError(format_path([*path, missing]), "is required")]
+    if kind == "AdditionalProperties":
+        names = getattr(error.kind, "unexpected", None) or []
+        return [FieldError(format_path([*path, name]), "is not a known field") for name in names]
+    if kind in ("AnyOf", "OneOfNotValid"):
+        # explain the alternative of the value's own type (e.g. the bad email, not "not an object")
+        branches = getattr(error.kind, "context", None) or []
+        relevant = [b for b in branches if not all(type(e.kind).__name__ == "Type" for e in b)]
+        if len(relevant) == 1:
+            return [field for sub in relevant[0] for field in _field_errors(sub)]
+        if not relevant and branches:
+            allowed = sorted({str(e.message).rpartition(" is not of type ")[2] for b in branches for e in b})
+            return [FieldError(format_path(path), "must be of type " + " or ".join(allowed))]
+    return [FieldError(format_path(path), _reason(error))]
+
+
+class SchemaValidator:
+    """A compiled validator for one schema."""
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.schema = schema
+        self._validator = jsonschema_rs.validator_for(schema, validate_formats=True)
+
+    def errors(self, instance: Any) -> list[FieldError]:
+        if self._validator.is_valid(instance):
+            return []
+        found = [field for error in self._validator.iter_errors(instance) for field in _field_errors(error)]
+        return sorted(set(found), key=lambda e: (e.path, e.reason))
+
+    def validate(self, instance: Any, what: str = "input") -> None:
+        errors = self.errors(instance)
+        if errors:
+            raise InputValidationError(errors, what)
+
+
+@cache
+def _load_json(path: str) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as handle:
+        data: dict[str, Any] = json.load(handle)
+    return data
+
+
+@cache
+def validator_for_file(path: str | Path) -> SchemaValidator:
+    """The compiled validator for a schema file, cached per process."""
+    return SchemaValidator(_load_json(str(path)))

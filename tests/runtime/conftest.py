@@ -1,0 +1,69 @@
+"""A connection and a Graph stand-in at the HTTP boundary (httpx.MockTransport) for runtime tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from connector.runtime import Runtime
+
+
+class BearerAuth(httpx.Auth):
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        yield request
+
+
+@dataclass
+class StaticConnection:
+    name: str = "test"
+    type_key: str = "oauth2_code"
+    graph_base_url: str = "https://graph.microsoft.com/v1.0"
+    default_mailbox: str | None = None
+    app_only: bool = False
+    throttle_key: str = "test-app"
+
+    def auth(self) -> httpx.Auth:
+        return BearerAuth("secret-token-value")
+
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+@dataclass
+class FakeGraph:
+    """Answers requests with a handler and remembers them."""
+
+    handler: Handler = field(default=lambda request: httpx.Response(200, json={}))
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.handler(request)
+
+    def body(self, index: int = -1) -> Any:
+        return json.loads(self.requests[index].content)
+
+
+@pytest.fixture
+def graph() -> FakeGraph:
+    return FakeGraph()
+
+
+@pytest.fixture
+def runtime(graph: FakeGraph) -> Generator[Runtime, None, None]:
+    with Runtime(strict_output=True, transport=httpx.MockTransport(graph)) as rt:
+        yield rt
+
+
+@pytest.fixture
+def connection() -> StaticConnection:
+    return StaticConnection()
