@@ -1,0 +1,48 @@
+"""Graph's per app+mailbox concurrency limit, shared by every thread and client in the process."""
+
+from __future__ import annotations
+
+import queue
+import re
+import threading
+from urllib.parse import unquote
+
+# A slot pool is a SimpleQueue pre-filled with ``limit`` tokens: get() takes a slot (blocking while
+# none is free), put() gives it back. It acts as a bounded semaphore (a caller only returns the token
+# it took) but is implemented in C: ~0.1 us per acquire+release against ~1-5 us for
+# threading.BoundedSemaphore, which is written in Python on top of a Condition.
+Slots = queue.SimpleQueue[None]
+
+_registry: dict[str, Slots] = {}
+_registry_lock = threading.Lock()
+
+# "/me", "/me/...", "/users/{id}/...", "/users('{id}')/..." at the start of a path below the version.
+_MAILBOX_RE = re.compile(r"/(?:(me)(?=[/?#(]|$)|users/([^/?#]+)|users\('([^']+)'\))", re.IGNORECASE)
+
+
+def slots(key: str, limit: int) -> Slots:
+    """The process-wide slot pool for ``key``; ``limit`` applies when it is first created."""
+    pool = _registry.get(key)
+    if pool is None:
+        with _registry_lock:
+            pool = _registry.get(key)
+            if pool is None:
+                pool = queue.SimpleQueue()
+                for _ in range(limit):
+                    pool.put(None)
+                _registry[key] = pool
+    return pool
+
+
+def mailbox_of(path: str) -> str:
+    """``/me/...`` -> ``"me"``; ``/users/{id}/...`` -> the id, decoded and lowercased; else ``""``.
+
+    ``path`` is relative to the version (``/me/messages``, not ``/v1.0/me/messages``).
+    """
+    match = _MAILBOX_RE.match(path)
+    if match is None:
+        return ""
+    if match.group(1):
+        return "me"
+    user = match.group(2) or match.group(3)
+    return unquote(user).lower()

@@ -1,0 +1,115 @@
+"""Sandbox controls under ``/_sandbox/`` (not part of Graph): faults, reset, request log, identity tricks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from sandbox import seed
+from sandbox.config import FAULT_KINDS
+from sandbox.state import current_state
+
+bp = Blueprint("admin", __name__, url_prefix="/_sandbox")
+
+
+def _error(message: str, status: int = 400) -> Response:
+    response = jsonify({"error": message})
+    response.status_code = status
+    return response
+
+
+def _body() -> dict[str, Any]:
+    payload = request.get_json(silent=True, force=True)
+    return payload if isinstance(payload, dict) else {}
+
+
+@bp.get("/")
+def info() -> Response:
+    base = request.host_url.rstrip("/")
+    return jsonify(
+        {
+            "graph_url": f"{base}/v1.0",
+            "authority": f"{base}/{seed.TENANT_ID}",
+            "tenant_id": seed.TENANT_ID,
+            "tenant_domain": seed.TENANT_DOMAIN,
+            "client_id": seed.CLIENT_ID,
+            "client_secret": seed.CLIENT_SECRET,  # a published fake value, like the rest of this tenant
+            "default_user": seed.DEFAULT_USER,
+            "users": [u["userPrincipalName"] for u in seed.USERS],
+            "shared_mailbox": seed.SHARED_MAILBOX,
+            "fault_kinds": list(FAULT_KINDS),
+        }
+    )
+
+
+@bp.get("/faults")
+def get_faults() -> Response:
+    faults = current_state().faults
+    return jsonify({"settings": asdict(faults.settings), "log": [asdict(record) for record in faults.log]})
+
+
+@bp.post("/faults")
+def set_faults() -> Response:
+    """Body: ``{"rates": {"429": 0.1, ...}, "seed": 1, "paths": [...], "methods": [...],
+    "slow_seconds": 0.2, "retry_after": [0.05]}``; kinds may also be given at the top level."""
+    body = _body()
+    rates = body.get("rates")
+    if rates is None:
+        rates = {kind: body[kind] for kind in FAULT_KINDS if kind in body}
+    options = {k: body[k] for k in ("seed", "paths", "methods", "slow_seconds", "retry_after") if k in body}
+    try:
+        settings = current_state().set_faults({str(k): float(v) for k, v in rates.items()}, **options)
+    except (TypeError, ValueError) as exc:
+        return _error(str(exc))
+    return jsonify({"settings": asdict(settings)})
+
+
+@bp.post("/reset")
+def reset() -> Response:
+    current_state().reset()
+    return jsonify({"reset": True})
+
+
+@bp.get("/requests")
+def requests_log() -> Response:
+    since = request.args.get("since", "0")
+    start = int(since) if since.isdigit() else 0
+    log = current_state().request_log
+    return jsonify({"requests": [record.to_json() for record in log[start:]], "next": len(log)})
+
+
+@bp.delete("/requests")
+def clear_requests() -> Response:
+    state = current_state()
+    with state.lock:
+        state.request_log.clear()
+    return Response(b"", status=204)
+
+
+@bp.post("/identity/fail-next")
+def fail_next_token() -> Response:
+    """Body: ``{"error": 65001, "user": "upn"}`` or ``{"error": 50076, "app": true}``."""
+    body = _body()
+    try:
+        current_state().force_token_failure(
+            int(body.get("error", 0)), body.get("user"), bool(body.get("app"))
+        )
+    except (TypeError, ValueError) as exc:
+        return _error(str(exc))
+    return jsonify({"forced": int(body["error"])})
+
+
+@bp.post("/tokens/expire")
+def expire_tokens() -> Response:
+    """Body: ``{"user": "upn"}``, ``{"app": true}`` or ``{}`` (everyone); ``"refresh_tokens": true``
+    also invalidates refresh tokens (the next refresh fails with AADSTS70008)."""
+    body = _body()
+    try:
+        count = current_state().expire_tokens(
+            body.get("user"), bool(body.get("app")), bool(body.get("refresh_tokens"))
+        )
+    except ValueError as exc:
+        return _error(str(exc))
+    return jsonify({"expired_access_tokens": count})

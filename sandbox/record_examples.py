@@ -1,0 +1,98 @@
+"""Record every action's example output by running its ``example_input`` on a fresh sandbox.
+
+    python -m sandbox.record_examples            # rewrite schemas/examples/*.output.json
+    python -m sandbox.record_examples --check    # exit 1 if a recorded example is missing
+
+Example inputs may name sandbox objects with placeholders: ``{first_message_id}`` (the newest
+message in the default user's inbox), ``{other_user}`` (another seeded user's address),
+``{default_user}`` and ``{shared_mailbox}``. The sandbox's address is replaced by Graph's in the
+output, so recordings do not depend on the port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from connections.sandbox import sandbox_connection
+from connector.store import Store
+
+from connector.manifest import load_manifest
+from connector.runtime import Runtime
+from sandbox import seed
+from sandbox.server import SandboxServer
+
+GRAPH_ROOT = "https://graph.microsoft.com"
+
+
+def placeholders(runtime: Runtime, connection: Any) -> dict[str, str]:
+    newest = runtime.run_action(
+        "list_messages", {"folder_id": "inbox", "top": 1, "select": ["id"]}, connection
+    )
+    others = [u for u in seed.USERS if u["userPrincipalName"].lower() != seed.DEFAULT_USER.lower()]
+    return {
+        "first_message_id": newest["messages"][0]["id"],
+        "other_user": others[0]["mail"] or others[0]["userPrincipalName"],
+        "default_user": seed.DEFAULT_USER,
+        "shared_mailbox": seed.SHARED_MAILBOX,
+    }
+
+
+def fill(value: Any, names: dict[str, str]) -> Any:
+    """Replace ``{name}`` placeholders in every string of a JSON value."""
+    if isinstance(value, str):
+        for name, replacement in names.items():
+            value = value.replace("{" + name + "}", replacement)
+        return value
+    if isinstance(value, list):
+        return [fill(item, names) for item in value]
+    if isinstance(value, dict):
+        return {key: fill(item, names) for key, item in value.items()}
+    return value
+
+
+def record(keys: list[str] | None = None) -> dict[Path, str]:
+    """Run the examples; return file -> JSON text."""
+    manifest = load_manifest()
+    recorded: dict[Path, str] = {}
+    with tempfile.TemporaryDirectory() as home:
+        store = Store(Path(home) / "state.db")
+        for entry in manifest.actions.values():
+            if keys and entry.key not in keys:
+                continue
+            with SandboxServer() as server, Runtime(manifest, strict_output=True) as runtime:
+                connection = sandbox_connection(store, server.url, "delegated")
+                raw = fill(entry["example_input"], placeholders(runtime, connection))
+                output = runtime.run_action(entry.key, raw, connection)
+                text = json.dumps(output, indent=2, ensure_ascii=False).replace(server.url, GRAPH_ROOT)
+                recorded[entry.path("example_output")] = text + "\n"
+        store.close()
+    return recorded
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("keys", nargs="*", help="only these actions")
+    parser.add_argument("--check", action="store_true", help="only report missing recordings")
+    args = parser.parse_args(argv)
+    manifest = load_manifest()
+    if args.check:
+        missing = [e.key for e in manifest.actions.values() if not e.path("example_output").is_file()]
+        for key in missing:
+            print(f"missing example output: {key}")
+        return 1 if missing else 0
+    for path, text in record(args.keys or None).items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path.relative_to(manifest.root)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
