@@ -42,7 +42,7 @@ class ListMessagesInput(MailboxInput, PagingInput):
         default=None,
         title="Search",
         description="Words to look for in subject, body and sender (Outlook search). Cannot be combined with"
-        " `order_by`: results come newest first.",
+        " `filter` or `order_by`: results come newest first.",
         examples=["invoice"],
     )
     filter: str | None = Field(
@@ -64,11 +64,13 @@ class ListMessagesInput(MailboxInput, PagingInput):
         default=None, title="Body format", description="Return bodies as html or text. Empty: as stored."
     )
 
-    @field_validator("order_by")
+    @field_validator("filter", "order_by")
     @classmethod
     def _not_with_search(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value and info.data.get("search"):
-            raise ValueError("cannot be combined with `search`: Graph sorts search results itself")
+            raise ValueError(
+                "cannot be combined with `search` (Graph refuses $search with $filter or $orderby)"
+            )
         return value
 
 

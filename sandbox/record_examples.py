@@ -15,18 +15,20 @@ import argparse
 import json
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from connections.sandbox import sandbox_connection
-from connector.store import Store
-
 from connector.manifest import load_manifest
 from connector.runtime import Runtime
+from connector.store import Store
 from sandbox import seed
+from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
 
 GRAPH_ROOT = "https://graph.microsoft.com"
+ANCHOR = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # fixed, so recordings only change when code does
 
 
 def placeholders(runtime: Runtime, connection: Any) -> dict[str, str]:
@@ -64,7 +66,10 @@ def record(keys: list[str] | None = None) -> dict[Path, str]:
         for entry in manifest.actions.values():
             if keys and entry.key not in keys:
                 continue
-            with SandboxServer() as server, Runtime(manifest, strict_output=True) as runtime:
+            with (
+                SandboxServer(SandboxConfig(anchor=ANCHOR)) as server,
+                Runtime(manifest, strict_output=True) as runtime,
+            ):
                 connection = sandbox_connection(store, server.url, "delegated")
                 raw = fill(entry["example_input"], placeholders(runtime, connection))
                 output = runtime.run_action(entry.key, raw, connection)

@@ -100,3 +100,12 @@ def test_bad_category_names_the_field(tmp_path: Path) -> None:
     data["actions"][1]["category"] = "whatever"
     with pytest.raises(ConfigurationError, match=r"actions\[1\]\.category"):
         load_manifest(_write_manifest(tmp_path, data))
+
+
+def test_readme_catalogue_is_generated_from_the_manifest(manifest: Manifest) -> None:
+    from connector.catalogue import updated_readme
+
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    assert updated_readme(readme, manifest) == readme, "run `python -m connector.catalogue`"
+    for entry in manifest.actions.values():
+        assert f"`{entry.key}`" in readme

@@ -27,6 +27,7 @@ def _paths(error: InputValidationError) -> set[str]:
         ("send_message", {"to": ["a@contoso.com"], "importance": "urgent"}, {"importance"}),
         ("list_messages", {"top": 5000, "colour": "red"}, {"top", "colour"}),
         ("list_messages", {"search": "invoice", "order_by": "subject"}, {"order_by"}),
+        ("list_messages", {"search": "invoice", "filter": "isRead eq false"}, {"filter"}),
         ("get_message", {}, {"message_id"}),
         ("get_message", {"message_id": ""}, {"message_id"}),
         ("delete_message", {"message_id": 42}, {"message_id"}),

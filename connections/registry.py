@@ -1,0 +1,210 @@
+"""The connection types, and creating, signing in and loading saved connections.
+
+    conn = create_connection(store, "ops", "client_credentials", {"tenant": ..., ...})
+    conn = load_connection(store, "ops")          # later, in any process
+    client = httpx.Client(auth=conn.auth())
+
+Each type has a pydantic config model (its JSON Schema is the connection form) and a class.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from connections.client_credentials import ClientCredentialsConfig, ClientCredentialsConnection
+from connections.config import ConfigModel, split_secrets
+from connections.connection import StoredConnection
+from connections.oauth_code import OAuthCodeConfig, OAuthCodeConnection
+from connections.oauth_code_legacy import OAuthCodeLegacyConfig, OAuthCodeLegacyConnection
+from connections.tokens import TokenSet
+from connector.errors import ConfigurationError, FieldError, InputValidationError
+from connector.store import ConnectionRecord, Store
+
+
+@dataclass(frozen=True)
+class ConnectionType:
+    key: str
+    label: str
+    description: str
+    config_model: type[ConfigModel]
+    connection_class: type[StoredConnection]
+    signs_in: bool
+    """True: a user signs in through a browser (authorization code)."""
+    deprecated: bool = False
+
+
+CONNECTION_TYPES: dict[str, ConnectionType] = {
+    t.key: t
+    for t in (
+        ConnectionType(
+            "oauth2_code",
+            "Microsoft account (OAuth 2.0)",
+            "Sign in as a user (authorization code with PKCE). Acts as that user, and on mailboxes "
+            "shared with them. Refreshes its token by itself.",
+            OAuthCodeConfig,
+            OAuthCodeConnection,
+            signs_in=True,
+        ),
+        ConnectionType(
+            "oauth2_code_legacy",
+            "Microsoft account (OAuth 2.0, explicit URLs)",
+            "Deprecated: the authorization-code connection with hand-entered authorize and token URLs. "
+            'Kept for existing flows; new flows should use "Microsoft account (OAuth 2.0)".',
+            OAuthCodeLegacyConfig,
+            OAuthCodeLegacyConnection,
+            signs_in=True,
+            deprecated=True,
+        ),
+        ConnectionType(
+            "client_credentials",
+            "App-only (client credentials)",
+            "An app registration with application permissions acting without a user: needs a mailbox "
+            "(user id or UPN) for every mailbox action, since there is no signed-in user.",
+            ClientCredentialsConfig,
+            ClientCredentialsConnection,
+            signs_in=False,
+        ),
+    )
+}
+
+
+def connection_type(type_key: str) -> ConnectionType:
+    try:
+        return CONNECTION_TYPES[type_key]
+    except KeyError:
+        known = ", ".join(CONNECTION_TYPES)
+        raise ConfigurationError(f"unknown connection type {type_key!r}; use one of: {known}") from None
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(config)"
+
+
+def parse_config(type_key: str, config: Mapping[str, Any] | ConfigModel) -> ConfigModel:
+    """The validated config model; ``InputValidationError`` names each wrong field (never its value)."""
+    model = connection_type(type_key).config_model
+    if isinstance(config, model):
+        return config
+    try:
+        return model.model_validate(dict(config))
+    except ValidationError as exc:
+        errors = [FieldError(_field_path(tuple(e["loc"])), e["msg"]) for e in exc.errors()]
+        raise InputValidationError(errors, what=f"{type_key} connection settings") from None
+
+
+def create_connection(
+    store: Store,
+    name: str,
+    type_key: str,
+    config: Mapping[str, Any] | ConfigModel,
+    *,
+    tokens: TokenSet | None = None,
+    transport: httpx.BaseTransport | None = None,
+    clock: Callable[[], float] = time.time,
+) -> StoredConnection:
+    """Validate and save connection ``name`` (replacing one of that name), with ``tokens`` if
+    already obtained; returns it ready to use."""
+    kind = connection_type(type_key)
+    model = parse_config(type_key, config)
+    plain, secrets = split_secrets(model)
+    store.save_connection(
+        ConnectionRecord(name=name, type_key=type_key, config=plain, secrets=secrets),
+        tokens=tokens.to_dict() if tokens is not None else None,
+    )
+    return kind.connection_class(name, model, store, transport=transport, clock=clock)
+
+
+def load_connection(
+    store: Store,
+    name: str,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    clock: Callable[[], float] = time.time,
+) -> StoredConnection:
+    """The saved connection ``name``; ``ConfigurationError`` if there is none."""
+    record = store.get_connection(name)
+    if record is None:
+        raise ConfigurationError(
+            f"no connection named {name!r}; create one with `outlook-connector connect {name} ...`"
+        )
+    kind = connection_type(record.type_key)
+    known = kind.config_model.model_fields
+    values = {k: v for k, v in {**record.config, **record.secrets}.items() if k in known}
+    try:
+        model = kind.config_model.model_validate(values)
+    except ValidationError as exc:
+        fields = ", ".join(_field_path(tuple(e["loc"])) for e in exc.errors())
+        raise ConfigurationError(
+            f"saved connection {name!r} has invalid settings ({fields}); recreate it"
+        ) from None
+    return kind.connection_class(name, model, store, transport=transport, clock=clock)
+
+
+def connect_interactively(
+    store: Store,
+    name: str,
+    type_key: str,
+    config: Mapping[str, Any] | ConfigModel,
+    open_browser: Callable[[str], None],
+    *,
+    timeout: float = 300.0,
+    transport: httpx.BaseTransport | None = None,
+    clock: Callable[[], float] = time.time,
+) -> StoredConnection:
+    """Create connection ``name`` after proving it works: a browser sign-in (authorization code
+    types, through a local listener) or a first app-only token (client credentials)."""
+    from connections.identity import TokenClient
+    from connections.loopback import run_loopback_flow
+
+    kind = connection_type(type_key)
+    model = parse_config(type_key, config)
+    if kind.signs_in:
+        tokens = run_loopback_flow(
+            model, open_browser, timeout=timeout, transport=transport, clock=clock, connection=name
+        )
+    else:
+        client = TokenClient(model.registration(name), transport=transport, clock=clock)
+        try:
+            tokens = client.client_credentials()
+        finally:
+            client.close()
+    return create_connection(store, name, type_key, model, tokens=tokens, transport=transport, clock=clock)
+
+
+def _iso(epoch: float | None) -> str | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+def connection_summary(record: ConnectionRecord) -> dict[str, Any]:
+    """A saved connection for listings: type, health and settings (never secrets or tokens)."""
+    kind = CONNECTION_TYPES.get(record.type_key)
+    if record.last_error:
+        health, detail = "failing", record.last_error
+    elif record.last_success_at is not None:
+        health, detail = "ok", f"last success {_iso(record.last_success_at)}"
+    else:
+        signed_out = kind is not None and kind.signs_in and not record.has_tokens
+        health, detail = "untested", "not signed in" if signed_out else ""
+    return {
+        "name": record.name,
+        "type": record.type_key,
+        "label": kind.label if kind else record.type_key,
+        "health": health,
+        "detail": detail,
+        "signed_in": record.has_tokens,
+        "config": dict(record.config),
+        "created_at": _iso(record.created_at),
+        "updated_at": _iso(record.updated_at),
+        "last_success_at": _iso(record.last_success_at),
+        "last_error_at": _iso(record.last_error_at),
+    }

@@ -1,0 +1,511 @@
+"""The connector's state in one SQLite database: connections and their tokens, and a key-value table.
+
+    store = Store()                      # $OUTLOOK_CONNECTOR_HOME/state.db (~/.outlook-connector)
+    store.save_connection(ConnectionRecord("work", "oauth2_code", {"tenant": "common"}, {...}))
+    store.save_tokens("work", {...})     # atomic; encrypted
+    store.kv_put("delta", "work:inbox", "https://graph.microsoft.com/...deltatoken=...")
+
+Safe to share between threads (each operation borrows a pooled SQLite connection) and between
+processes (WAL journal, busy timeout, ``BEGIN IMMEDIATE`` for writes, ``lock()`` for longer critical
+sections such as a token refresh). The schema is versioned by the ``schema_migrations`` table;
+later features add tables by appending to ``MIGRATIONS``.
+
+Secrets, tokens and ``encrypt=True`` values are sealed with AES-256-GCM (``connector.crypto``),
+bound to what they belong to (the connection name; the namespace and key), so a sealed value
+cannot be moved to another row unnoticed. ``sqlite3`` and ``cryptography`` are imported lazily.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from connector.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from connector.crypto import Cipher
+
+HOME_ENV = "OUTLOOK_CONNECTOR_HOME"
+DEFAULT_HOME = "~/.outlook-connector"
+DB_FILE_NAME = "state.db"
+
+Migration = tuple[int, str, tuple[str, ...]]
+"""(version, description, SQL statements) applied in one transaction."""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    (
+        1,
+        "connections with encrypted secrets and tokens; key-value table; key check",
+        (
+            """CREATE TABLE connections (
+                name TEXT PRIMARY KEY,
+                type_key TEXT NOT NULL,
+                config TEXT NOT NULL,
+                secrets BLOB,
+                tokens BLOB,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                tokens_updated_at REAL,
+                last_success_at REAL,
+                last_error TEXT,
+                last_error_at REAL
+            )""",
+            """CREATE TABLE kv (
+                namespace TEXT NOT NULL,
+                key TEXT NOT NULL,
+                value BLOB NOT NULL,
+                encrypted INTEGER NOT NULL DEFAULT 0,
+                updated_at REAL NOT NULL,
+                expires_at REAL,
+                PRIMARY KEY (namespace, key)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX kv_expires_at ON kv (expires_at) WHERE expires_at IS NOT NULL",
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
+        ),
+    ),
+)
+
+_KEY_CHECK = b"outlook-connector key check"
+_MAX_IDLE_CONNECTIONS = 8
+_THREAD_LOCKS: dict[str, threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+def _forget_thread_locks() -> None:
+    """In a forked child, locks another thread of the parent held would never be released."""
+    global _THREAD_LOCKS, _THREAD_LOCKS_GUARD
+    _THREAD_LOCKS, _THREAD_LOCKS_GUARD = {}, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_thread_locks)
+
+
+def default_home() -> Path:
+    """``$OUTLOOK_CONNECTOR_HOME``, else ``~/.outlook-connector``."""
+    return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser()
+
+
+@dataclass(frozen=True)
+class ConnectionRecord:
+    """A saved connection. ``config`` holds the non-secret settings, ``secrets`` the secret ones
+    (client secret...). Timestamps are epoch seconds. Tokens are kept apart (``load_tokens``)."""
+
+    name: str
+    type_key: str
+    config: Mapping[str, Any]
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Decrypted only by ``get_connection`` and ``list_connections(include_secrets=True)``."""
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    last_success_at: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+    has_tokens: bool = False
+
+
+class Store:
+    """State database; see the module docstring. ``key`` (32 bytes) overrides the key lookup."""
+
+    def __init__(
+        self,
+        path: Path | str | None = None,
+        *,
+        key: bytes | None = None,
+        clock: Callable[[], float] = time.time,
+        busy_timeout: float = 30.0,
+    ) -> None:
+        self.path = Path(path).expanduser() if path is not None else default_home() / DB_FILE_NAME
+        self.key_file = self.path.parent / "secret.key"
+        self.lock_dir = self.path.with_name(self.path.name + ".locks")
+        self.clock = clock
+        self._key = key
+        self._busy_timeout = busy_timeout
+        self._guard = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        self._pid = os.getpid()
+        self._cipher: Cipher | None = None
+        self._closed = False
+        self._prepare()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    # -- life cycle ----------------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        """Create the directory and a private database file, then bring the schema up to date."""
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not self.path.exists():  # SQLite gives the -wal and -shm files the database file's mode
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        with self._borrow() as db:
+            current = self._migrate(db)
+        if current > MIGRATIONS[-1][0]:
+            raise ConfigurationError(
+                f"{self.path} was written by a newer outlook-connector (schema {current}); upgrade it"
+            )
+
+    def _migrate(self, db: sqlite3.Connection) -> int:
+        latest = MIGRATIONS[-1][0]
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'").fetchone():
+            current = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+            if current >= latest:  # up to date: no write lock needed
+                return int(current)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at REAL NOT NULL)"
+            )
+            current = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+            for version, description, statements in MIGRATIONS:
+                if version <= current:
+                    continue
+                for statement in statements:
+                    db.execute(statement)
+                db.execute(
+                    "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
+                    (version, description, self.clock()),
+                )
+                current = version
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return int(current)
+
+    def schema_version(self) -> int:
+        with self._borrow() as db:
+            return int(db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0])
+
+    def close(self) -> None:
+        """Close every pooled SQLite connection (connections in use close when given back)."""
+        with self._guard:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for db in idle:
+            db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- SQLite connections ----------------------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        import sqlite3
+
+        db = sqlite3.connect(
+            self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    @contextlib.contextmanager
+    def _borrow(self) -> Iterator[sqlite3.Connection]:
+        """A SQLite connection for this thread's operation (autocommit mode), back to the pool after."""
+        with self._guard:
+            if self._pid != os.getpid():  # forked: the parent's connections must not be used here
+                self._pid, self._idle, self._cipher = os.getpid(), [], None
+            if self._closed:
+                raise ConfigurationError("the state store is closed")
+            db = self._idle.pop() if self._idle else None
+        if db is None:
+            db = self._open()
+        try:
+            yield db
+        finally:
+            if db.in_transaction:  # an exception escaped a transaction's own handling
+                db.execute("ROLLBACK")
+            with self._guard:
+                keep = (
+                    not self._closed and self._pid == os.getpid() and len(self._idle) < _MAX_IDLE_CONNECTIONS
+                )
+                if keep:
+                    self._idle.append(db)
+            if not keep:
+                db.close()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A connection for reads (each statement sees the latest committed state)."""
+        with self._borrow() as db:
+            yield db
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``): committed on success, rolled back on error."""
+        with self._borrow() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    # -- cross-thread, cross-process lock --------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """Hold the lock called ``name`` against other threads and other processes using this
+        database (an ``flock`` on a file under ``<db>.locks/``; thread-only where flock is missing)."""
+        digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:40]
+        lock_path = self.lock_dir / f"{digest}.lock"
+        with _THREAD_LOCKS_GUARD:
+            thread_lock = _THREAD_LOCKS.setdefault(str(lock_path), threading.Lock())
+        with thread_lock:
+            try:
+                import fcntl
+            except ImportError:  # not POSIX
+                yield
+                return
+            self.lock_dir.mkdir(mode=0o700, exist_ok=True)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # releases the flock
+
+    # -- encryption ----------------------------------------------------------------------------------
+    def cipher(self) -> Cipher:
+        """The cipher for this database, checked against the key this database was first sealed with."""
+        with self._guard:
+            if self._cipher is not None:
+                return self._cipher
+        from connector.crypto import Cipher, DecryptionError, load_key
+
+        cipher = Cipher(self._key if self._key is not None else load_key(self.key_file))
+        with self.transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'key_check'").fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO meta (key, value) VALUES ('key_check', ?)",
+                    (cipher.seal(_KEY_CHECK, b"key-check"),),
+                )
+        if row is not None:
+            try:
+                cipher.open(bytes(row[0]), b"key-check", "the key check")
+            except DecryptionError:
+                raise ConfigurationError(
+                    f"the encryption key is not the one {self.path} was written with: set "
+                    "OUTLOOK_CONNECTOR_KEY to the original key (or restore its secret.key file), or "
+                    "start over with a new state database"
+                ) from None
+        with self._guard:
+            self._cipher = cipher
+        return cipher
+
+    def _seal_json(self, value: Any, label: bytes) -> bytes:
+        data = json.dumps(value, separators=(",", ":"), sort_keys=True).encode("utf-8")
+        return self.cipher().seal(data, label)
+
+    def _open_json(self, sealed: bytes, label: bytes, what: str) -> Any:
+        return json.loads(self.cipher().open(bytes(sealed), label, what))
+
+    # -- connections ---------------------------------------------------------------------------------
+    _COLUMNS = (
+        "name, type_key, config, created_at, updated_at, last_success_at, last_error, last_error_at, "
+        "tokens IS NOT NULL"
+    )
+
+    def save_connection(self, record: ConnectionRecord, tokens: Mapping[str, Any] | None = None) -> None:
+        """Create or replace connection ``record.name``: its type, config, secrets and tokens
+        (``tokens``; None removes them, since tokens belong to the old settings). Replacing keeps
+        the creation time and clears the health (it was about the old settings)."""
+        _check_name(record.name)
+        now = self.clock()
+        config = json.dumps(dict(record.config), separators=(",", ":"), sort_keys=True)
+        secrets = self._seal_json(dict(record.secrets), _label("secrets", record.name))
+        sealed_tokens = (
+            None if tokens is None else self._seal_json(dict(tokens), _label("tokens", record.name))
+        )
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO connections (name, type_key, config, secrets, tokens, created_at, updated_at,"
+                " tokens_updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
+                " type_key = excluded.type_key, config = excluded.config, secrets = excluded.secrets,"
+                " tokens = excluded.tokens, updated_at = excluded.updated_at,"
+                " tokens_updated_at = excluded.tokens_updated_at, last_success_at = NULL,"
+                " last_error = NULL, last_error_at = NULL",
+                (record.name, record.type_key, config, secrets, sealed_tokens, now, now, now),
+            )
+
+    def get_connection(self, name: str) -> ConnectionRecord | None:
+        """The connection with its secrets decrypted, or None."""
+        with self.read() as db:
+            row = db.execute(
+                f"SELECT {self._COLUMNS}, secrets FROM connections WHERE name = ?", (name,)
+            ).fetchone()
+        if row is None:
+            return None
+        return self._with_secrets(_record(row), row[-1])
+
+    def list_connections(self, *, include_secrets: bool = False) -> list[ConnectionRecord]:
+        """Every connection by name; secrets are left out (and not decrypted) unless asked for."""
+        with self.read() as db:
+            rows = db.execute(f"SELECT {self._COLUMNS}, secrets FROM connections ORDER BY name").fetchall()
+        records = [_record(row) for row in rows]
+        if include_secrets:
+            records = [self._with_secrets(r, row[-1]) for r, row in zip(records, rows, strict=True)]
+        return records
+
+    def _with_secrets(self, record: ConnectionRecord, sealed: bytes | None) -> ConnectionRecord:
+        if sealed is None:
+            return record
+        what = f"the secrets of connection {record.name!r}"
+        return replace(record, secrets=self._open_json(sealed, _label("secrets", record.name), what))
+
+    def delete_connection(self, name: str) -> bool:
+        """Forget the connection, its secrets and tokens. False if there was none."""
+        with self.transaction() as db:
+            return db.execute("DELETE FROM connections WHERE name = ?", (name,)).rowcount > 0
+
+    def save_tokens(self, name: str, tokens: Mapping[str, Any] | None) -> None:
+        """Replace the connection's token set (one atomic update); None removes it."""
+        sealed = None if tokens is None else self._seal_json(dict(tokens), _label("tokens", name))
+        with self.transaction() as db:
+            updated = db.execute(
+                "UPDATE connections SET tokens = ?, tokens_updated_at = ? WHERE name = ?",
+                (sealed, self.clock(), name),
+            ).rowcount
+        if not updated:
+            raise ConfigurationError(f"no connection named {name!r}")
+
+    def load_tokens(self, name: str) -> dict[str, Any] | None:
+        """The connection's token set, or None (no such connection, or no tokens yet)."""
+        with self.read() as db:
+            row = db.execute("SELECT tokens FROM connections WHERE name = ?", (name,)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        tokens: dict[str, Any] = self._open_json(row[0], _label("tokens", name), f"the tokens of {name!r}")
+        return tokens
+
+    def record_health(self, name: str, ok: bool, error: str | None = None) -> None:
+        """Note a successful use (clears the last error) or a failure with its message."""
+        now = self.clock()
+        with self.transaction() as db:
+            if ok:
+                db.execute(
+                    "UPDATE connections SET last_success_at = ?, last_error = NULL, last_error_at = NULL"
+                    " WHERE name = ?",
+                    (now, name),
+                )
+            else:
+                db.execute(
+                    "UPDATE connections SET last_error = ?, last_error_at = ? WHERE name = ?",
+                    ((error or "failed")[:2000], now, name),
+                )
+
+    # -- key-value table -------------------------------------------------------------------------------
+    def kv_put(
+        self, namespace: str, key: str, value: Any, *, encrypt: bool = False, ttl: float | None = None
+    ) -> None:
+        """Store JSON-serializable ``value`` under (namespace, key), replacing any; ``ttl`` seconds."""
+        blob, now = self._kv_blob(namespace, key, value, encrypt), self.clock()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO kv (namespace, key, value, encrypted, updated_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (namespace, key, blob, int(encrypt), now, None if ttl is None else now + ttl),
+            )
+
+    def kv_add(
+        self, namespace: str, key: str, value: Any = True, *, encrypt: bool = False, ttl: float | None = None
+    ) -> bool:
+        """Store the value only if the key is absent (or expired); True if this call stored it.
+        Atomic across threads and processes (e.g. "have I seen this notification before?")."""
+        blob, now = self._kv_blob(namespace, key, value, encrypt), self.clock()
+        with self.transaction() as db:
+            db.execute(
+                "DELETE FROM kv WHERE namespace = ? AND key = ? AND expires_at <= ?", (namespace, key, now)
+            )
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO kv (namespace, key, value, encrypted, updated_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (namespace, key, blob, int(encrypt), now, None if ttl is None else now + ttl),
+            )
+            return cursor.rowcount > 0
+
+    def kv_get(self, namespace: str, key: str, default: Any = None) -> Any:
+        with self.read() as db:
+            row = db.execute(
+                "SELECT value, encrypted FROM kv WHERE namespace = ? AND key = ?"
+                " AND (expires_at IS NULL OR expires_at > ?)",
+                (namespace, key, self.clock()),
+            ).fetchone()
+        return default if row is None else self._kv_value(namespace, key, row[0], row[1])
+
+    def kv_items(self, namespace: str, prefix: str = "") -> list[tuple[str, Any]]:
+        """Unexpired (key, value) pairs of a namespace whose key starts with ``prefix``, by key."""
+        with self.read() as db:
+            rows = db.execute(
+                "SELECT key, value, encrypted FROM kv WHERE namespace = ? AND substr(key, 1, ?) = ?"
+                " AND (expires_at IS NULL OR expires_at > ?) ORDER BY key",
+                (namespace, len(prefix), prefix, self.clock()),
+            ).fetchall()
+        return [(k, self._kv_value(namespace, k, v, enc)) for k, v, enc in rows]
+
+    def kv_delete(self, namespace: str, key: str) -> bool:
+        with self.transaction() as db:
+            return db.execute("DELETE FROM kv WHERE namespace = ? AND key = ?", (namespace, key)).rowcount > 0
+
+    def kv_purge_expired(self) -> int:
+        """Delete expired entries; returns how many."""
+        with self.transaction() as db:
+            return db.execute("DELETE FROM kv WHERE expires_at <= ?", (self.clock(),)).rowcount
+
+    def _kv_blob(self, namespace: str, key: str, value: Any, encrypt: bool) -> bytes:
+        if encrypt:
+            return self._seal_json(value, _label("kv", namespace, key))
+        return json.dumps(value, separators=(",", ":")).encode("utf-8")
+
+    def _kv_value(self, namespace: str, key: str, blob: bytes, encrypted: int) -> Any:
+        if encrypted:
+            return self._open_json(blob, _label("kv", namespace, key), f"the value of {namespace}/{key}")
+        return json.loads(blob)
+
+
+def _label(*parts: str) -> bytes:
+    """Associated data binding a sealed value to what it belongs to."""
+    return "\0".join(parts).encode("utf-8")
+
+
+def _check_name(name: str) -> None:
+    if not name or not name.strip() or len(name) > 200 or any(ord(c) < 32 for c in name):
+        raise ConfigurationError(
+            f"invalid connection name {name!r}: 1 to 200 characters, no control characters"
+        )
+
+
+def _record(row: tuple[Any, ...]) -> ConnectionRecord:
+    name, type_key, config, created, updated, success, error, error_at, has_tokens = row[:9]
+    return ConnectionRecord(
+        name=name,
+        type_key=type_key,
+        config=json.loads(config),
+        created_at=created,
+        updated_at=updated,
+        last_success_at=success,
+        last_error=error,
+        last_error_at=error_at,
+        has_tokens=bool(has_tokens),
+    )
