@@ -6,8 +6,9 @@ It answers from prebuilt bytes so that the benchmark measures the client side, n
 from __future__ import annotations
 
 import json
-import threading
+import multiprocessing
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
 from typing import Any
 
 TOKEN = {
@@ -62,43 +63,62 @@ def page_bytes(count: int = 10) -> bytes:
     return json.dumps(page).encode()
 
 
+def _handler(page_size: int) -> type[BaseHTTPRequestHandler]:
+    page = page_bytes(page_size)
+    token = json.dumps(TOKEN).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # else delayed ACKs stall every keep-alive request ~40 ms
+
+        def _send(self, body: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            self._send(page)
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self._send(token)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+def _serve(page_size: int, ready: Connection) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(page_size))
+    server.daemon_threads = True
+    ready.send(server.server_address[1])
+    server.serve_forever()
+
+
 class LoopbackGraph:
-    """``with LoopbackGraph() as server:`` serves ``server.url`` until the block ends."""
+    """``with LoopbackGraph() as server:`` serves ``server.url`` until the block ends.
+
+    The server runs in its own process, so it does not compete with the measured client for the GIL.
+    """
 
     def __init__(self, page_size: int = 10) -> None:
-        page = page_bytes(page_size)
-        token = json.dumps(TOKEN).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # else delayed ACKs stall every keep-alive request ~40 ms
-
-            def _send(self, body: bytes) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:
-                self._send(page)
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                self._send(token)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._page_size = page_size
+        self.url = ""
+        self._process: multiprocessing.Process | None = None
 
     def __enter__(self) -> LoopbackGraph:
-        self._thread.start()
+        receiver, sender = multiprocessing.Pipe(duplex=False)
+        self._process = multiprocessing.Process(target=_serve, args=(self._page_size, sender), daemon=True)
+        self._process.start()
+        if not receiver.poll(30):
+            raise RuntimeError("loopback server did not start")
+        self.url = f"http://127.0.0.1:{receiver.recv()}"
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        if self._process is not None:
+            self._process.terminate()
+            self._process.join(10)

@@ -36,7 +36,7 @@ class ConfigModel(BaseModel):
     """Base of the connection config models: strict (unknown fields refused), immutable. Subclasses
     say where the connection talks (``endpoints``) and as which app (``registration``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True)
 
     def endpoints(self) -> Endpoints:
         raise NotImplementedError

@@ -9,35 +9,48 @@ Each type has a pydantic config model (its JSON Schema is the connection form) a
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import ValidationError
 
-from connections.client_credentials import ClientCredentialsConfig, ClientCredentialsConnection
-from connections.config import ConfigModel, split_secrets
-from connections.connection import StoredConnection
-from connections.oauth_code import OAuthCodeConfig, OAuthCodeConnection
-from connections.oauth_code_legacy import OAuthCodeLegacyConfig, OAuthCodeLegacyConnection
-from connections.tokens import TokenSet
 from connector.errors import ConfigurationError, FieldError, InputValidationError
 from connector.store import ConnectionRecord, Store
+
+if TYPE_CHECKING:
+    from connections.config import ConfigModel
+    from connections.connection import StoredConnection
+    from connections.tokens import TokenSet
 
 
 @dataclass(frozen=True)
 class ConnectionType:
+    """A connection type; its module is imported only when the type is used (a quick CLI start)."""
+
     key: str
     label: str
     description: str
-    config_model: type[ConfigModel]
-    connection_class: type[StoredConnection]
+    module: str
+    config_name: str
+    class_name: str
     signs_in: bool
     """True: a user signs in through a browser (authorization code)."""
     deprecated: bool = False
+
+    @property
+    def config_model(self) -> type[ConfigModel]:
+        model: type[ConfigModel] = getattr(importlib.import_module(self.module), self.config_name)
+        return model
+
+    @property
+    def connection_class(self) -> type[StoredConnection]:
+        cls: type[StoredConnection] = getattr(importlib.import_module(self.module), self.class_name)
+        return cls
 
 
 CONNECTION_TYPES: dict[str, ConnectionType] = {
@@ -48,8 +61,9 @@ CONNECTION_TYPES: dict[str, ConnectionType] = {
             "Microsoft account (OAuth 2.0)",
             "Sign in as a user (authorization code with PKCE). Acts as that user, and on mailboxes "
             "shared with them. Refreshes its token by itself.",
-            OAuthCodeConfig,
-            OAuthCodeConnection,
+            "connections.oauth_code",
+            "OAuthCodeConfig",
+            "OAuthCodeConnection",
             signs_in=True,
         ),
         ConnectionType(
@@ -57,8 +71,9 @@ CONNECTION_TYPES: dict[str, ConnectionType] = {
             "Microsoft account (OAuth 2.0, explicit URLs)",
             "Deprecated: the authorization-code connection with hand-entered authorize and token URLs. "
             'Kept for existing flows; new flows should use "Microsoft account (OAuth 2.0)".',
-            OAuthCodeLegacyConfig,
-            OAuthCodeLegacyConnection,
+            "connections.oauth_code_legacy",
+            "OAuthCodeLegacyConfig",
+            "OAuthCodeLegacyConnection",
             signs_in=True,
             deprecated=True,
         ),
@@ -67,8 +82,9 @@ CONNECTION_TYPES: dict[str, ConnectionType] = {
             "App-only (client credentials)",
             "An app registration with application permissions acting without a user: needs a mailbox "
             "(user id or UPN) for every mailbox action, since there is no signed-in user.",
-            ClientCredentialsConfig,
-            ClientCredentialsConnection,
+            "connections.client_credentials",
+            "ClientCredentialsConfig",
+            "ClientCredentialsConnection",
             signs_in=False,
         ),
     )
@@ -114,6 +130,8 @@ def create_connection(
 ) -> StoredConnection:
     """Validate and save connection ``name`` (replacing one of that name), with ``tokens`` if
     already obtained; returns it ready to use."""
+    from connections.config import split_secrets
+
     kind = connection_type(type_key)
     model = parse_config(type_key, config)
     plain, secrets = split_secrets(model)

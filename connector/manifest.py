@@ -11,8 +11,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from connector.errors import ConfigurationError, FieldError
 from connector.validation import SchemaValidator, validator_for_file
 
@@ -160,12 +158,39 @@ class Manifest:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    """The parsed manifest, from a JSON cache beside Python's own (``__pycache__``) while the file
+    is unchanged: parsing YAML and importing PyYAML is most of a cold start's manifest cost."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise ConfigurationError(f"manifest not found at {path}") from None
+    stamp = [str(path.resolve()), stat.st_mtime_ns, stat.st_size]
+    cache = path.parent / "__pycache__" / f"{path.name}.json"
+    try:
+        cached = json.loads(cache.read_text(encoding="utf-8"))
+        if cached["stamp"] == stamp:
+            data: dict[str, Any] = cached["data"]
+            return data
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    data = _parse_yaml(path)
+    try:
+        cache.parent.mkdir(exist_ok=True)
+        temporary = cache.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps({"stamp": stamp, "data": data}), encoding="utf-8")
+        os.replace(temporary, cache)
+    except OSError:
+        pass  # a read-only install: parse every time
+    return data
+
+
+def _parse_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         with open(path, encoding="utf-8") as handle:
             data = yaml.load(handle, Loader=loader)
-    except FileNotFoundError:
-        raise ConfigurationError(f"manifest not found at {path}") from None
     except yaml.YAMLError as exc:
         raise ConfigurationError(f"manifest {path} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
