@@ -11,28 +11,9 @@ import httpx
 import pytest
 
 from connector.runtime import Runtime
+from tests.support.connections import StaticConnection
 
-
-class BearerAuth(httpx.Auth):
-    def __init__(self, token: str) -> None:
-        self.token = token
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self.token}"
-        yield request
-
-
-@dataclass
-class StaticConnection:
-    name: str = "test"
-    type_key: str = "oauth2_code"
-    graph_base_url: str = "https://graph.microsoft.com/v1.0"
-    default_mailbox: str | None = None
-    app_only: bool = False
-    throttle_key: str = "test-app"
-
-    def auth(self) -> httpx.Auth:
-        return BearerAuth("secret-token-value")
+__all__ = ["FakeGraph", "StaticConnection"]
 
 
 Handler = Callable[[httpx.Request], httpx.Response]

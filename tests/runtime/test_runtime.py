@@ -10,6 +10,7 @@ import pytest
 
 from connector.errors import ConfigurationError, InputValidationError
 from connector.runtime import Runtime
+from tests.support.connections import TEST_TOKEN
 
 from .conftest import FakeGraph, StaticConnection
 
@@ -233,4 +234,4 @@ def test_graph_errors_carry_status_code_and_request_id(
         runtime.run_action("get_message", {"message_id": "gone"}, connection)
     error = caught.value
     assert (error.status, error.code, error.request_id) == (404, "ErrorItemNotFound", "rid-1")
-    assert "secret-token-value" not in str(error)
+    assert TEST_TOKEN not in str(error)
