@@ -96,6 +96,12 @@ def _hint(code: str, status: int, method: str, path: str, message: str, retries:
             "This mailbox cannot be used through Microsoft Graph: it is on-premises, inactive, soft-deleted"
             " or has no Exchange Online license."
         )
+    if c == "inefficientfilter":
+        return (
+            "With both a filter and an order, Exchange needs the ordered properties first in the filter,"
+            " in the same order: e.g. order_by `receivedDateTime desc` with filter"
+            " `receivedDateTime ge 1900-01-01T00:00:00Z and isRead eq false`."
+        )
     if c in ("errorinvalididmalformed", "errorinvalidid"):
         return "The id is not a valid Graph id; it was probably copied wrong or truncated."
     if c in ("applicationthrottled", "toomanyrequests", "errortoomanyobjectsopened") or status == 429:

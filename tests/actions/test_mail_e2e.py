@@ -227,3 +227,23 @@ def test_many_threads_stay_within_the_mailbox_concurrency_limit(
     assert errors == []
     throttled = [r for r in server.state.request_log if r.status == 429]
     assert throttled == []  # the client never had more than 4 requests in flight for the mailbox
+
+
+def test_filter_with_a_different_order_explains_exchanges_rule(
+    runtime: Runtime, connection: Connection
+) -> None:
+    with pytest.raises(GraphError) as caught:
+        runtime.run_action(
+            "list_messages", {"filter": "isRead eq false", "order_by": "receivedDateTime desc"}, connection
+        )
+    assert caught.value.code == "InefficientFilter"
+    assert "receivedDateTime ge" in caught.value.hint
+    fixed = runtime.run_action(
+        "list_messages",
+        {
+            "filter": "receivedDateTime ge 1900-01-01T00:00:00Z and isRead eq false",
+            "order_by": "receivedDateTime desc",
+        },
+        connection,
+    )
+    assert fixed["count"] > 0 and all(m["isRead"] is False for m in fixed["messages"])
