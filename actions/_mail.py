@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
@@ -14,6 +14,8 @@ INLINE_ATTACHMENT_LIMIT = 3 * 1024 * 1024
 """Graph takes attachments under 3 MB inline; larger ones need an upload session."""
 REQUEST_LIMIT = 4 * 1024 * 1024
 """Graph refuses a sendMail/create request body over 4 MB."""
+UPLOAD_ATTACHMENT_LIMIT = 150 * 1024 * 1024
+"""The largest file attachment an upload session takes (150 MB)."""
 
 
 def _looks_like_address(value: str) -> str:
@@ -57,6 +59,9 @@ def addresses(recipients: Recipients) -> list[str]:
 
 
 class AttachmentInput(ActionInput):
+    MAX_BYTES: ClassVar[int] = INLINE_ATTACHMENT_LIMIT - 1
+    """The largest decoded size this input takes (subclasses that upload take more)."""
+
     name: str = Field(min_length=1, title="File name", examples=["report.pdf"])
     content_base64: str = Field(
         title="Content (base64)",
@@ -80,11 +85,31 @@ class AttachmentInput(ActionInput):
             raw = base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
             raise ValueError("is not valid base64") from None
-        if len(raw) >= INLINE_ATTACHMENT_LIMIT:
+        if len(raw) > cls.MAX_BYTES:
+            if cls.MAX_BYTES < INLINE_ATTACHMENT_LIMIT:
+                raise ValueError(
+                    f"decodes to {len(raw):,} bytes; attachments sent inline must be under 3 MB"
+                    " (3,145,728 bytes)"
+                )
             raise ValueError(
-                f"decodes to {len(raw):,} bytes; attachments sent inline must be under 3 MB (3,145,728 bytes)"
+                f"decodes to {len(raw):,} bytes; Graph takes file attachments up to 150 MB"
+                f" ({UPLOAD_ATTACHMENT_LIMIT:,} bytes)"
             )
         return value
+
+    def decoded(self) -> bytes:
+        return base64.b64decode(self.content_base64, validate=True)
+
+    @property
+    def size(self) -> int:
+        """The decoded size in bytes (from the base64 length, without decoding)."""
+        text = self.content_base64.rstrip()
+        return len(text) * 3 // 4 - text[-2:].count("=")
+
+    @property
+    def fits_inline(self) -> bool:
+        """Small enough to go in the request body (else it needs an upload session)."""
+        return self.size < INLINE_ATTACHMENT_LIMIT
 
     def to_graph(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -125,7 +150,7 @@ class MessageContentInput(ActionInput):
     @field_validator("attachments")
     @classmethod
     def _request_under_limit(cls, value: list[AttachmentInput]) -> list[AttachmentInput]:
-        total = sum(len(a.content_base64) for a in value)
+        total = sum(len(a.content_base64) for a in value if a.fits_inline)
         if total >= REQUEST_LIMIT:
             raise ValueError(
                 f"add up to {total:,} base64 bytes; Graph refuses a message request over 4 MB in all"
@@ -147,6 +172,20 @@ class MessageContentInput(ActionInput):
             recipients = getattr(self, field_name)
             if recipients:
                 message[graph_name] = recipients_json(recipients)
-        if self.attachments:
-            message["attachments"] = [a.to_graph() for a in self.attachments]
+        inline = [a.to_graph() for a in self.attachments if a.fits_inline]
+        if inline:
+            message["attachments"] = inline
         return message
+
+
+class UploadableAttachmentInput(AttachmentInput):
+    """A file attachment up to 150 MB: under 3 MB it goes inline, larger through an upload session."""
+
+    MAX_BYTES: ClassVar[int] = UPLOAD_ATTACHMENT_LIMIT
+
+    content_base64: str = Field(
+        title="Content (base64)",
+        description="The file's bytes, base64-encoded. Up to 150 MB once decoded; from 3 MB on the file"
+        " is uploaded in chunks through an upload session.",
+        json_schema_extra={"contentEncoding": "base64"},
+    )

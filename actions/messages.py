@@ -8,9 +8,11 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 
 from actions._graph import list_output, odata_params
 from actions._inputs import MailboxInput, PagingInput
-from actions._mail import MessageContentInput, addresses
+from actions._mail import MessageContentInput, UploadableAttachmentInput, addresses
+from actions._upload import upload_file_attachment
 from actions.models import Message, page_output
 from connector.context import ActionContext, quote_segment
+from connector.errors import GraphError
 from connector.http import prefer_header
 from connector.schemas import returns
 
@@ -113,6 +115,13 @@ def get_message(ctx: ActionContext, params: GetMessageInput) -> dict[str, Any]:
 
 
 class SendMessageInput(MessageContentInput, MailboxInput):
+    attachments: list[UploadableAttachmentInput] = Field(  # type: ignore[assignment]
+        default_factory=list,
+        title="Attachments",
+        description="Files up to 150 MB each. Under 3 MB they go with the message; a larger one makes the"
+        " action create a draft, upload the file in chunks and send the draft (which Graph always keeps"
+        " in Sent Items).",
+    )
     save_to_sent_items: bool = Field(
         default=True, title="Save to Sent Items", description="Keep a copy in the sender's Sent Items."
     )
@@ -121,6 +130,11 @@ class SendMessageInput(MessageContentInput, MailboxInput):
     def _has_recipient(self) -> SendMessageInput:
         if not (self.to or self.cc or self.bcc):
             raise ValueError("to: at least one recipient is required (in to, cc or bcc)")
+        if not self.save_to_sent_items and any(not a.fits_inline for a in self.attachments):
+            raise ValueError(
+                "save_to_sent_items: must stay true with an attachment of 3 MB or more: such a message is"
+                " sent as a draft, and Graph always keeps a sent draft in Sent Items"
+            )
         return self
 
 
@@ -136,8 +150,13 @@ class SendMessageOutput(BaseModel):
 
 @returns(SendMessageOutput)
 def send_message(ctx: ActionContext, params: SendMessageInput) -> dict[str, Any]:
-    body = {"message": params.message_json(), "saveToSentItems": params.save_to_sent_items}
-    ctx.graph.request("POST", f"{ctx.mailbox(params.user_id)}/sendMail", json=body)
+    mailbox = ctx.mailbox(params.user_id)
+    large = [a for a in params.attachments if not a.fits_inline]
+    if large:
+        _send_with_uploads(ctx, mailbox, params, large)
+    else:
+        body = {"message": params.message_json(), "saveToSentItems": params.save_to_sent_items}
+        ctx.graph.request("POST", f"{mailbox}/sendMail", json=body)
     return {
         "sent": True,
         "subject": params.subject,
@@ -147,6 +166,30 @@ def send_message(ctx: ActionContext, params: SendMessageInput) -> dict[str, Any]
         "attachments": len(params.attachments),
         "saved_to_sent_items": params.save_to_sent_items,
     }
+
+
+def _send_with_uploads(
+    ctx: ActionContext, mailbox: str, params: SendMessageInput, large: list[UploadableAttachmentInput]
+) -> None:
+    """Attachments of 3 MB or more: create a draft, upload them into it, send the draft (once).
+
+    If creating or uploading fails, the draft is deleted (best effort) and nothing is sent. The send
+    itself is a POST that is never repeated when Graph may have applied it.
+    """
+    draft = ctx.graph.post_json(f"{mailbox}/messages", json=params.message_json())
+    if not isinstance(draft.get("id"), str):
+        raise GraphError("Graph created the draft but answered without its id", code="InvalidResponse")
+    draft_path = f"{mailbox}/messages/{quote_segment(draft['id'])}"
+    try:
+        for attachment in large:
+            upload_file_attachment(ctx, draft_path, attachment, attachment.decoded())
+    except Exception:
+        try:
+            ctx.graph.delete(draft_path)
+        except Exception:  # the upload's error is the one to report
+            ctx.logger.warning("could not delete the unsent draft %s", draft_path)
+        raise
+    ctx.graph.request("POST", f"{draft_path}/send")
 
 
 class DeleteMessageInput(MessageIdInput):

@@ -25,7 +25,8 @@ from sandbox.state import SandboxState, current_state
 from sandbox.throttle import format_retry_after
 
 View = Callable[..., Response]
-_ACTIONS = {"send", "move", "copy", "permanentDelete", "sendMail"}
+_ACTIONS = {"send", "move", "copy", "permanentDelete", "sendMail", "createUploadSession"}
+_ACTIONS |= {"reply", "replyAll", "forward", "createReply", "createReplyAll", "createForward"}  # mail_compose
 _MAILBOX_IN_PATH = re.compile(r"^/v1\.0/users/([^/]+)")
 _PREFER_BODY = re.compile(r'outlook\.body-content-type\s*=\s*"?(text|html)"?', re.IGNORECASE)
 _PREFER_PAGE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)", re.IGNORECASE)
@@ -33,7 +34,14 @@ _PREFER_IMMUTABLE = re.compile(r'IdType\s*=\s*"?ImmutableId"?', re.IGNORECASE)
 
 
 def create_blueprint() -> Blueprint:
-    from sandbox import graph_folders, graph_messages, graph_users
+    from sandbox import (
+        graph_categories,
+        graph_contacts,
+        graph_folders,
+        graph_messages,
+        graph_settings,
+        graph_users,
+    )
 
     bp = Blueprint("graph", __name__, url_prefix="/v1.0")
     bp.before_request(_before)
@@ -41,6 +49,19 @@ def create_blueprint() -> Blueprint:
     bp.teardown_request(_teardown)
     for module in (graph_users, graph_folders, graph_messages):
         module.register(bp)
+    for module in (graph_categories, graph_contacts, graph_settings):  # folders_contacts_settings
+        module.register(bp)
+    from sandbox import graph_attachments, graph_batch  # attachments_raw_batch
+
+    for module in (graph_attachments, graph_batch):  # attachments_raw_batch
+        module.register(bp)
+    from sandbox import graph_calendars, graph_events  # calendar
+
+    for module in (graph_calendars, graph_events):  # calendar
+        module.register(bp)
+    from sandbox import graph_compose  # mail_compose
+
+    graph_compose.register(bp)  # mail_compose
     return bp
 
 

@@ -1,4 +1,4 @@
-"""Mail folders: list, get (by id or well-known name), childFolders, create, rename, delete."""
+"""Mail folders: list, get (by id or well-known name), childFolders, create, rename, delete, move, copy."""
 
 from __future__ import annotations
 
@@ -215,6 +215,69 @@ def delete_folder(user_ref: str | None, folder_ref: str) -> Response:
     return no_content()
 
 
+def delete_child_folder(user_ref: str | None, folder_ref: str, child_ref: str) -> Response:
+    state, _owner, box = open_mailbox(user_ref, "write")
+    with state.lock:
+        parent, child = find_folder(box, folder_ref), find_folder(box, child_ref)
+        if child.parent_id != parent.id:
+            raise item_not_found()
+    return delete_folder(user_ref, child_ref)
+
+
+def _destination(box: Mailbox) -> FolderRecord:
+    payload = json_body()
+    if not isinstance(payload, dict) or not isinstance(payload.get("destinationId"), str):
+        raise GraphError(400, "ErrorInvalidRequest", "The destinationId parameter is required.")
+    for name in payload:
+        if name != "destinationId":
+            raise invalid_request_body(name, "mailFolder")
+    destination = box.resolve_folder(payload["destinationId"])
+    if destination is None:
+        raise GraphError(404, "ErrorItemNotFound", "The specified destination folder could not be found.")
+    return destination
+
+
+def _movable(box: Mailbox, folder_ref: str, destination: FolderRecord) -> FolderRecord:
+    folder = find_folder(box, folder_ref)
+    if folder.well_known:
+        raise GraphError(400, "ErrorMoveDistinguishedFolder", "Distinguished folders cannot be moved.")
+    if box.is_within(destination.id, folder.id):
+        raise GraphError(400, "ErrorMoveCopyFailed", "A folder cannot be moved or copied into itself.")
+    return folder
+
+
+def move_folder(user_ref: str | None, folder_ref: str) -> Response:
+    state, owner, box = open_mailbox(user_ref, "write")
+    with state.lock:
+        destination = _destination(box)
+        folder = _movable(box, folder_ref, destination)
+        if folder.parent_id != destination.id:
+            _check_unique(box, destination.id, folder.display_name)
+            folder = box.update_folder(folder.id, parent_id=destination.id)
+        body = render_folder(box, folder)
+    return entity(context_url(f"{user_segment(user_ref, owner)}/mailFolders/$entity"), body)
+
+
+def _copy_tree(box: Mailbox, folder: FolderRecord, parent_id: str) -> FolderRecord:
+    copy = box.add_folder(folder.display_name, parent_id, is_hidden=folder.is_hidden)
+    for message in box.messages_in(folder.id):
+        box.store_copy(message, copy.id, box.attachments_of(message["id"]))
+    for child in box.child_folders(folder.id, include_hidden=True):
+        _copy_tree(box, child, copy.id)
+    return copy
+
+
+def copy_folder(user_ref: str | None, folder_ref: str) -> Response:
+    state, owner, box = open_mailbox(user_ref, "write")
+    with state.lock:
+        destination = _destination(box)
+        folder = _movable(box, folder_ref, destination)
+        _check_unique(box, destination.id, folder.display_name)
+        copy = _copy_tree(box, folder, destination.id)
+        body = render_folder(box, copy)
+    return entity(context_url(f"{user_segment(user_ref, owner)}/mailFolders/$entity"), body)
+
+
 _ROUTES = (
     ("/mailFolders", "GET", list_folders),
     ("/mailFolders", "POST", create_folder),
@@ -224,6 +287,9 @@ _ROUTES = (
     ("/mailFolders/<folder_ref>/childFolders", "GET", list_child_folders),
     ("/mailFolders/<folder_ref>/childFolders", "POST", create_child_folder),
     ("/mailFolders/<folder_ref>/childFolders/<child_ref>", "GET", get_child_folder),
+    ("/mailFolders/<folder_ref>/childFolders/<child_ref>", "DELETE", delete_child_folder),
+    ("/mailFolders/<folder_ref>/move", "POST", move_folder),
+    ("/mailFolders/<folder_ref>/copy", "POST", copy_folder),
 )
 
 

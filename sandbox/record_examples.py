@@ -5,8 +5,13 @@
 
 Example inputs may name sandbox objects with placeholders: ``{first_message_id}`` (the newest
 message in the default user's inbox), ``{other_user}`` (another seeded user's address),
-``{default_user}`` and ``{shared_mailbox}``. The sandbox's address is replaced by Graph's in the
-output, so recordings do not depend on the port.
+``{default_user}``, ``{shared_mailbox}``, ``{attachment_message_id}`` (the newest inbox message
+with a file), ``{first_attachment_id}`` (its first attachment), ``{inbox_subfolder_id}`` (a user
+folder in the inbox), ``{first_category_id}`` and ``{first_contact_id}``; ``{first_event_id}``
+(a meeting the default user organizes), ``{invite_event_id}`` (an invitation they have not answered) and
+``{harbor_calendar_id}`` (their second calendar); ``{first_draft_id}`` (a draft of theirs).
+The sandbox's address is
+replaced by Graph's in the output, so recordings do not depend on the port.
 """
 
 from __future__ import annotations
@@ -36,7 +41,31 @@ def placeholders(runtime: Runtime, connection: Any) -> dict[str, str]:
         "list_messages", {"folder_id": "inbox", "top": 1, "select": ["id"]}, connection
     )
     others = [u for u in seed.USERS if u["userPrincipalName"].lower() != seed.DEFAULT_USER.lower()]
+    with_file = runtime.run_action(  # attachments_raw_batch: the newest inbox message with a file
+        "list_messages",
+        {"folder_id": "inbox", "filter": "hasAttachments eq true", "top": 1, "select": ["id"]},
+        connection,
+    )["messages"][0]["id"]
+    files = runtime.run_action("list_attachments", {"message_id": with_file}, connection)["attachments"]
+    # folders_contacts_settings: a user folder in the inbox (Projects), the first category and contact
+    subfolder = runtime.run_action("list_child_folders", {"folder_id": "inbox"}, connection)["folders"][0]
+    category = runtime.run_action("list_categories", {}, connection)["categories"][0]
+    contact = runtime.run_action("list_contacts", {"top": 1}, connection)["contacts"][0]
+    # calendar: a meeting the default user organizes, an invitation they have not answered, a second calendar
+    events = runtime.run_action("list_events", {"top": 50, "select": ["subject"]}, connection)["events"]
+    by_subject = {e["subject"]: e["id"] for e in events}
+    calendars = runtime.run_action("list_calendars", {"top": 10}, connection)["calendars"]
+    draft = runtime.run_action("list_messages", {"folder_id": "drafts", "top": 1}, connection)  # mail_compose
     return {
+        "first_draft_id": draft["messages"][0]["id"],  # mail_compose: a draft of the default user
+        "first_event_id": by_subject["Supplier call: Nordhavn Freight"],
+        "invite_event_id": by_subject["1:1 Hannah / Avery"],
+        "harbor_calendar_id": next(c["id"] for c in calendars if c["name"] == "Project Harbor"),
+        "inbox_subfolder_id": subfolder["id"],
+        "first_category_id": category["id"],
+        "first_contact_id": contact["id"],
+        "attachment_message_id": with_file,
+        "first_attachment_id": files[0]["id"],
         "first_message_id": newest["messages"][0]["id"],
         "other_user": others[0]["mail"] or others[0]["userPrincipalName"],
         "default_user": seed.DEFAULT_USER,

@@ -52,7 +52,8 @@ def test_invalid_input_names_each_field_and_sends_nothing(
 def test_oversized_attachment_is_refused_before_sending(
     runtime: Runtime, graph: FakeGraph, connection: StaticConnection
 ) -> None:
-    big = base64.b64encode(b"x" * (3 * 1024 * 1024)).decode()
+    # from 3 MB send_message uploads the file through an upload session; over 150 MB Graph takes none
+    big = base64.b64encode(b"x" * (150 * 1024 * 1024 + 1)).decode()
     raw = {
         "to": ["a@contoso.com"],
         "subject": "s",
@@ -61,7 +62,7 @@ def test_oversized_attachment_is_refused_before_sending(
     with pytest.raises(InputValidationError) as caught:
         runtime.run_action("send_message", raw, connection)
     assert "attachments[0].content_base64" in _paths(caught.value)
-    assert "3 MB" in caught.value.message
+    assert "150 MB" in caught.value.message
     assert graph.requests == []
 
 

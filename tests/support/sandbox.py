@@ -17,6 +17,7 @@ import httpx
 
 DELEGATED_SCOPES = (
     "openid profile offline_access User.Read User.Read.All Mail.ReadWrite Mail.Send Mail.ReadWrite.Shared"
+    " MailboxSettings.ReadWrite Contacts.ReadWrite Calendars.ReadWrite"
 )
 REDIRECT_URI = "http://localhost:53682/callback"
 WELL_KNOWN_FOLDERS = frozenset(

@@ -115,6 +115,4 @@ UNUSED: dict[str, str] = {
     "get_singlevaluelegacyextendedproperty_1": "get_message has no `expand` input (extended properties)",
     "user_sendmail_with_headers": "send_message has no input for custom internetMessageHeaders",
     "message_send_mime_beta": "send_message sends JSON; sending MIME (base64 text/plain) is not an action",
-    # other endpoints on the same reference pages
-    "get_message_in_mime": "$value MIME download is not an action yet",
 }

@@ -1,0 +1,470 @@
+"""Composing and filing mail: reply, reply all, forward, drafts, update, move/copy, permanent delete,
+MIME download and the delta of a folder."""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+from email.message import EmailMessage
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from actions._graph import odata_params
+from actions._inputs import MailboxInput
+from actions._mail import AttachmentInput, MessageContentInput, Recipients, addresses, recipients_json
+from actions.messages import MessageIdInput
+from actions.models import Message
+from connector.context import ActionContext, quote_segment
+from connector.errors import FieldError, InputValidationError
+from connector.http import prefer_header
+from connector.schemas import returns
+
+Respond = Literal["reply", "replyAll", "forward"]
+
+
+def _message_path(ctx: ActionContext, params: MessageIdInput) -> str:
+    return f"{ctx.mailbox(params.user_id)}/messages/{quote_segment(params.message_id)}"
+
+
+# -- reply, reply all, forward (sent at once, or as drafts) --------------------------------------------
+class RespondInput(MessageIdInput):
+    comment: str = Field(
+        default="",
+        title="Comment",
+        description="Your text, placed above the quoted original message (HTML or plain text).",
+        examples=["Thanks, I'll look at it today."],
+    )
+    cc: Recipients = Field(
+        default_factory=list, title="Cc", description="Replace the Cc line (empty: Outlook's default)."
+    )
+    attachments: list[AttachmentInput] = Field(
+        default_factory=list, title="Attachments", description="Files under 3 MB each to add."
+    )
+
+
+class ReplyInput(RespondInput):
+    to: Recipients = Field(
+        default_factory=list,
+        title="To",
+        description="Reply to these recipients instead of the sender (empty: the sender, or the original"
+        " message's reply-to addresses).",
+    )
+
+
+class ReplyAllInput(RespondInput):
+    """Replies to the sender and every To and Cc recipient of the original message."""
+
+
+class ForwardInput(RespondInput):
+    to: Recipients = Field(
+        title="To", description="Who to forward the message to.", examples=[["alex@contoso.com"]]
+    )
+
+    @model_validator(mode="after")
+    def _has_recipient(self) -> ForwardInput:
+        if not (self.to or self.cc):
+            raise ValueError("to: at least one recipient is required to forward a message")
+        return self
+
+
+class ForwardDraftInput(RespondInput):
+    to: Recipients = Field(
+        default_factory=list,
+        title="To",
+        description="Who to forward the message to (may be left empty and set on the draft later).",
+    )
+
+
+def respond_body(params: RespondInput, kind: Respond) -> dict[str, Any] | None:
+    """The body of reply/replyAll/forward (and their create* drafts); None when there is nothing to say.
+
+    Forward takes its recipients as ``toRecipients`` beside the comment; reply takes them in ``message``.
+    """
+    body: dict[str, Any] = {}
+    message: dict[str, Any] = {}
+    if params.comment:
+        body["comment"] = params.comment
+    to = getattr(params, "to", None) or []
+    if to:
+        if kind == "forward":
+            body["toRecipients"] = recipients_json(to)
+        else:
+            message["toRecipients"] = recipients_json(to)
+    if params.cc:
+        message["ccRecipients"] = recipients_json(params.cc)
+    if params.attachments:
+        message["attachments"] = [a.to_graph() for a in params.attachments]
+    if message:
+        body["message"] = message
+    return body or None
+
+
+class RespondedOutput(BaseModel):
+    sent: bool = Field(description="True once Graph accepted the message for delivery.")
+    message_id: str = Field(description="The message replied to or forwarded.")
+    to: list[str] = Field(description="Recipients named in the input (Outlook adds its defaults).")
+
+
+def _respond(ctx: ActionContext, params: RespondInput, kind: Respond) -> dict[str, Any]:
+    ctx.graph.request("POST", f"{_message_path(ctx, params)}/{kind}", json=respond_body(params, kind))
+    return {"sent": True, "message_id": params.message_id, "to": addresses(getattr(params, "to", []))}
+
+
+@returns(RespondedOutput)
+def reply_to_message(ctx: ActionContext, params: ReplyInput) -> dict[str, Any]:
+    return _respond(ctx, params, "reply")
+
+
+@returns(RespondedOutput)
+def reply_all_to_message(ctx: ActionContext, params: ReplyAllInput) -> dict[str, Any]:
+    return _respond(ctx, params, "replyAll")
+
+
+@returns(RespondedOutput)
+def forward_message(ctx: ActionContext, params: ForwardInput) -> dict[str, Any]:
+    return _respond(ctx, params, "forward")
+
+
+def _create_response_draft(
+    ctx: ActionContext, params: RespondInput, action: str, kind: Respond
+) -> dict[str, Any]:
+    draft: dict[str, Any] = ctx.graph.post_json(
+        f"{_message_path(ctx, params)}/{action}", json=respond_body(params, kind)
+    )
+    return draft
+
+
+@returns(Message)
+def create_reply_draft(ctx: ActionContext, params: ReplyInput) -> dict[str, Any]:
+    return _create_response_draft(ctx, params, "createReply", "reply")
+
+
+@returns(Message)
+def create_reply_all_draft(ctx: ActionContext, params: ReplyAllInput) -> dict[str, Any]:
+    return _create_response_draft(ctx, params, "createReplyAll", "replyAll")
+
+
+@returns(Message)
+def create_forward_draft(ctx: ActionContext, params: ForwardDraftInput) -> dict[str, Any]:
+    return _create_response_draft(ctx, params, "createForward", "forward")
+
+
+# -- drafts ------------------------------------------------------------------------------------------
+class CreateDraftInput(MessageContentInput, MailboxInput):
+    folder_id: str | None = Field(
+        default=None,
+        title="Folder",
+        description="Folder id or well-known name to save the draft in. Empty: Drafts.",
+        examples=["drafts"],
+    )
+
+
+@returns(Message)
+def create_draft(ctx: ActionContext, params: CreateDraftInput) -> dict[str, Any]:
+    base = ctx.mailbox(params.user_id)
+    path = (
+        f"{base}/mailFolders/{quote_segment(params.folder_id)}/messages"
+        if params.folder_id
+        else f"{base}/messages"
+    )
+    draft: dict[str, Any] = ctx.graph.post_json(path, json=params.message_json())
+    return draft
+
+
+class SendDraftInput(MessageIdInput):
+    """Sends a draft (it then moves to Sent Items)."""
+
+
+class SentDraftOutput(BaseModel):
+    sent: bool = Field(description="True once Graph accepted the draft for delivery.")
+    id: str = Field(description="The draft's id (the sent copy in Sent Items gets a new one).")
+
+
+@returns(SentDraftOutput)
+def send_draft(ctx: ActionContext, params: SendDraftInput) -> dict[str, Any]:
+    ctx.graph.request("POST", f"{_message_path(ctx, params)}/send")
+    return {"sent": True, "id": params.message_id}
+
+
+# -- update ------------------------------------------------------------------------------------------
+FlagStatus = Literal["notFlagged", "flagged", "complete"]
+_DRAFT_ONLY = ("subject", "body", "to", "cc", "bcc", "reply_to")
+
+
+class UpdateMessageInput(MessageIdInput):
+    is_read: bool | None = Field(
+        default=None, title="Read", description="Mark read (true) or unread (false)."
+    )
+    categories: list[str] | None = Field(
+        default=None,
+        title="Categories",
+        description="The message's categories (replaces them; [] clears them).",
+        examples=[["Red category"]],
+    )
+    flag: FlagStatus | None = Field(default=None, title="Follow-up flag")
+    importance: Literal["low", "normal", "high"] | None = Field(default=None, title="Importance")
+    subject: str | None = Field(default=None, title="Subject (drafts only)", max_length=255)
+    body: str | None = Field(default=None, title="Body (drafts only)")
+    body_type: Literal["html", "text"] = Field(default="html", title="Body type")
+    to: Recipients | None = Field(default=None, title="To (drafts only)")
+    cc: Recipients | None = Field(default=None, title="Cc (drafts only)")
+    bcc: Recipients | None = Field(default=None, title="Bcc (drafts only)")
+    reply_to: Recipients | None = Field(default=None, title="Reply to (drafts only)")
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> UpdateMessageInput:
+        if not self.patch_json():
+            raise ValueError("name at least one property to change")
+        return self
+
+    def draft_only_fields(self) -> list[str]:
+        return [name for name in _DRAFT_ONLY if getattr(self, name) is not None]
+
+    def patch_json(self) -> dict[str, Any]:
+        patch: dict[str, Any] = {}
+        if self.is_read is not None:
+            patch["isRead"] = self.is_read
+        if self.categories is not None:
+            patch["categories"] = self.categories
+        if self.flag is not None:
+            patch["flag"] = {"flagStatus": self.flag}
+        if self.importance is not None:
+            patch["importance"] = self.importance
+        if self.subject is not None:
+            patch["subject"] = self.subject
+        if self.body is not None:
+            patch["body"] = {
+                "contentType": "HTML" if self.body_type == "html" else "Text",
+                "content": self.body,
+            }
+        for name, graph_name in (
+            ("to", "toRecipients"),
+            ("cc", "ccRecipients"),
+            ("bcc", "bccRecipients"),
+            ("reply_to", "replyTo"),
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                patch[graph_name] = recipients_json(value)
+        return patch
+
+
+@returns(Message)
+def update_message(ctx: ActionContext, params: UpdateMessageInput) -> dict[str, Any]:
+    """Subject, body and recipients change only on drafts: for them the message is read first, and a
+    sent message is refused before anything is changed (Graph would refuse the whole update)."""
+    path = _message_path(ctx, params)
+    draft_only = params.draft_only_fields()
+    if draft_only:
+        current = ctx.graph.get_json(path, params={"$select": "isDraft"})
+        if current.get("isDraft") is False:
+            raise InputValidationError(
+                [
+                    FieldError(name, "can only be changed on a draft; this message has been sent or received")
+                    for name in draft_only
+                ]
+            )
+    updated: dict[str, Any] = ctx.graph.patch_json(path, json=params.patch_json())
+    return updated
+
+
+# -- move, copy, permanent delete ------------------------------------------------------------------------
+class DestinationInput(MessageIdInput):
+    destination_id: str = Field(
+        min_length=1,
+        title="Destination folder",
+        description="Folder id or well-known name (inbox, archive, deleteditems, junkemail...).",
+        examples=["archive"],
+        json_schema_extra={"data_source": "select_mail_folder"},
+    )
+
+
+@returns(Message)
+def move_message(ctx: ActionContext, params: DestinationInput) -> dict[str, Any]:
+    """The moved message comes back with its new id (Outlook ids change when a message moves)."""
+    moved: dict[str, Any] = ctx.graph.post_json(
+        f"{_message_path(ctx, params)}/move", json={"destinationId": params.destination_id}
+    )
+    return moved
+
+
+@returns(Message)
+def copy_message(ctx: ActionContext, params: DestinationInput) -> dict[str, Any]:
+    copy: dict[str, Any] = ctx.graph.post_json(
+        f"{_message_path(ctx, params)}/copy", json={"destinationId": params.destination_id}
+    )
+    return copy
+
+
+class PermanentDeleteInput(MessageIdInput):
+    """Deletes the message for good: it does not go to Deleted Items and cannot be recovered there."""
+
+
+class PermanentlyDeletedOutput(BaseModel):
+    deleted: bool
+    id: str
+
+
+@returns(PermanentlyDeletedOutput)
+def permanent_delete_message(ctx: ActionContext, params: PermanentDeleteInput) -> dict[str, Any]:
+    ctx.graph.request("POST", f"{_message_path(ctx, params)}/permanentDelete")
+    return {"deleted": True, "id": params.message_id}
+
+
+# -- MIME ------------------------------------------------------------------------------------------------
+class GetMessageMimeInput(MessageIdInput):
+    include_attachment_content: bool = Field(
+        default=False,
+        title="Include attachment content",
+        description="Return each attachment's bytes (base64) besides its name, type and size.",
+    )
+
+
+class MimeHeader(BaseModel):
+    name: str
+    value: str
+
+
+class MimeAttachment(BaseModel):
+    name: str | None = Field(description="The file name, if the part has one.")
+    content_type: str
+    size: int = Field(description="Decoded size in bytes.")
+    content_id: str | None = None
+    content_base64: str | None = Field(default=None, description="With `include_attachment_content`.")
+
+
+class MessageMimeOutput(BaseModel):
+    mime: str = Field(description="The message as RFC 822 text (Graph's /$value).")
+    headers: list[MimeHeader]
+    subject: str | None
+    from_: str | None = Field(alias="from")
+    to: list[str]
+    cc: list[str]
+    date: str | None
+    message_id: str | None
+    text: str | None = Field(description="The text/plain body, if there is one.")
+    html: str | None = Field(description="The text/html body, if there is one.")
+    attachments: list[MimeAttachment]
+
+
+def parse_mime(raw: bytes, include_content: bool = False) -> dict[str, Any]:
+    """RFC 822 bytes -> headers, addresses, text and HTML bodies and attachments (standard library)."""
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+
+    def header(name: str) -> str | None:
+        value = parsed.get(name)
+        return None if value is None else str(value).strip()
+
+    def address_list(name: str) -> list[str]:
+        value = parsed.get(name)
+        found = getattr(value, "addresses", ()) if value is not None else ()
+        return [a.addr_spec for a in found]
+
+    text_part = parsed.get_body(preferencelist=("plain",))
+    html_part = parsed.get_body(preferencelist=("html",))
+    attachments: list[dict[str, Any]] = []
+    for part in parsed.iter_attachments():
+        data = part.get_payload(decode=True) or b""
+        assert isinstance(data, bytes)
+        item: dict[str, Any] = {
+            "name": part.get_filename(),
+            "content_type": part.get_content_type(),
+            "size": len(data),
+            "content_id": str(part["Content-ID"]).strip("<>") if part["Content-ID"] else None,
+        }
+        if include_content:
+            item["content_base64"] = base64.b64encode(data).decode("ascii")
+        attachments.append(item)
+    return {
+        "mime": raw.decode("utf-8", errors="replace"),
+        "headers": [{"name": k, "value": str(v).strip()} for k, v in parsed.items()],
+        "subject": header("Subject"),
+        "from": next(iter(address_list("From")), None),
+        "to": address_list("To"),
+        "cc": address_list("Cc"),
+        "date": header("Date"),
+        "message_id": header("Message-ID"),
+        "text": text_part.get_content() if isinstance(text_part, EmailMessage) else None,
+        "html": html_part.get_content() if isinstance(html_part, EmailMessage) else None,
+        "attachments": attachments,
+    }
+
+
+@returns(MessageMimeOutput)
+def get_message_mime(ctx: ActionContext, params: GetMessageMimeInput) -> dict[str, Any]:
+    response = ctx.graph.request("GET", f"{_message_path(ctx, params)}/$value")
+    return parse_mime(response.content, params.include_attachment_content)
+
+
+# -- delta -------------------------------------------------------------------------------------------
+class ListMessageDeltaInput(MailboxInput):
+    folder_id: str = Field(
+        default="inbox",
+        min_length=1,
+        title="Folder",
+        description="Folder id or well-known name whose changes to track.",
+        examples=["inbox"],
+        json_schema_extra={"data_source": "select_mail_folder"},
+    )
+    select: list[str] | None = Field(
+        default=None,
+        title="Properties",
+        description="Only these message properties (first call only: the cursor keeps them).",
+        examples=[["subject", "isRead", "receivedDateTime"]],
+    )
+    cursor: str | None = Field(
+        default=None,
+        title="Cursor",
+        description="The `delta_link` (or `next_link`) of an earlier output: only changes since then."
+        " Empty: every message in the folder now, and a first cursor.",
+    )
+    page_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        title="Page size",
+        description="Messages per page (Prefer odata.maxpagesize).",
+    )
+    fetch_all: bool = Field(
+        default=True,
+        title="Fetch all pages",
+        description="Follow every page up to the delta link (else one page and its `next_link`).",
+    )
+
+
+class MessageDeltaOutput(BaseModel):
+    changes: list[Message] = Field(
+        description="New or changed messages, and removed ones as {id, @removed: {reason}}."
+    )
+    count: int
+    removed_ids: list[str] = Field(description="Ids of the messages deleted or moved out of the folder.")
+    next_link: str | None = Field(description="More changes remain: pass this as `cursor`.")
+    delta_link: str | None = Field(
+        description="Caught up: store this and pass it as `cursor` next time to get only newer changes."
+    )
+
+
+@returns(MessageDeltaOutput)
+def list_message_delta(ctx: ActionContext, params: ListMessageDeltaInput) -> dict[str, Any]:
+    headers = prefer_header(max_page_size=params.page_size) or None
+    if params.cursor:
+        target, query = params.cursor, None
+    else:
+        target = f"{ctx.mailbox(params.user_id)}/mailFolders/{quote_segment(params.folder_id)}/messages/delta"
+        query = odata_params(select=params.select) or None
+    pages = ctx.graph.iter_pages(
+        target, params=query, headers=headers, max_pages=None if params.fetch_all else 1
+    )
+    changes: list[dict[str, Any]] = []
+    for page in pages:
+        changes.extend(page)
+    return {
+        "changes": changes,
+        "count": len(changes),
+        "removed_ids": [c["id"] for c in changes if "@removed" in c],
+        "next_link": pages.next_link,
+        "delta_link": pages.delta_link if pages.next_link is None else None,
+    }

@@ -1,0 +1,235 @@
+"""Large attachments: upload sessions (``POST .../attachments/createUploadSession``) and the
+pre-authenticated upload URL that takes the file in byte ranges.
+
+The upload URL is served outside ``/v1.0`` (like Outlook's own upload host): it needs no token and
+refuses one (401), as Graph's docs warn; its ``authtoken`` query is the session's secret.
+Fragments must come in order (``Content-Range: bytes a-b/size``, under 4 MB each): Graph answers
+200 with ``nextExpectedRanges`` until the last one, then 201 Created with the attachment's Location.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import weakref
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from flask.blueprints import BlueprintSetupState
+
+from sandbox.errors import GraphError, bad_request, graph_error_response, invalid_request_body
+from sandbox.graph import add_mailbox_routes, json_body, open_mailbox
+from sandbox.graph_messages import find_message
+from sandbox.message_model import now_stamp
+from sandbox.seed import file_attachment
+from sandbox.state import SandboxState, current_state
+
+MAX_ATTACHMENT_BYTES = 150 * 1024 * 1024
+MAX_FRAGMENT_BYTES = 4 * 1024 * 1024
+SESSION_LIFETIME = timedelta(hours=2)
+UPLOAD_PREFIX = "/upload/v1.0/AttachmentSessions/"
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
+_ITEM_FIELDS = {"attachmentType", "name", "size", "contentType", "isInline", "contentId"}
+
+
+@dataclass
+class UploadSession:
+    session_id: str
+    token: str
+    owner_id: str
+    message_id: str
+    name: str
+    size: int
+    content_type: str
+    is_inline: bool
+    content_id: str | None
+    expires: datetime
+    data: bytearray = field(default_factory=bytearray)
+
+
+_SESSIONS: weakref.WeakKeyDictionary[SandboxState, dict[str, UploadSession]] = weakref.WeakKeyDictionary()
+
+
+def sessions(state: SandboxState) -> dict[str, UploadSession]:
+    """The open upload sessions of one sandbox."""
+    return _SESSIONS.setdefault(state, {})
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+
+
+def _attachment_item(payload: Any) -> dict[str, Any]:
+    if not isinstance(payload, dict) or not isinstance(payload.get("AttachmentItem"), dict):
+        raise GraphError(
+            400, "ErrorInvalidParameter", "The value of the parameter 'AttachmentItem' is empty."
+        )
+    for name in payload:
+        if name != "AttachmentItem":
+            raise invalid_request_body(name, "microsoft.graph.createUploadSession")
+    item: dict[str, Any] = payload["AttachmentItem"]
+    for name in item:
+        if name not in _ITEM_FIELDS:
+            raise invalid_request_body(name, "microsoft.graph.attachmentItem")
+    if item.get("attachmentType", "file") != "file":
+        raise bad_request(
+            "Only file attachments can be uploaded in an upload session.", "ErrorInvalidRequest"
+        )
+    size = item.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+        raise bad_request("The attachment size must be a positive number of bytes.", "ErrorInvalidParameter")
+    if size > MAX_ATTACHMENT_BYTES:
+        raise GraphError(
+            400, "ErrorAttachmentSizeLimitExceeded", "The attachment exceeds the maximum size of 150 MB."
+        )
+    if not isinstance(item.get("name"), str) or not item["name"]:
+        raise GraphError(400, "ErrorInvalidParameter", "The value of the parameter 'Name' is empty.")
+    return item
+
+
+def create_upload_session(user_ref: str | None, message_id: str) -> Response:
+    state, owner, box = open_mailbox(user_ref, "write")
+    item = _attachment_item(json_body())
+    with state.lock:
+        find_message(box, message_id)
+        session = UploadSession(
+            session_id=secrets.token_urlsafe(24),
+            token=secrets.token_urlsafe(32),
+            owner_id=str(owner["id"]),
+            message_id=message_id,
+            name=item["name"],
+            size=item["size"],
+            content_type=str(item.get("contentType") or "application/octet-stream"),
+            is_inline=bool(item.get("isInline", False)),
+            content_id=item.get("contentId"),
+            expires=datetime.now(UTC) + SESSION_LIFETIME,
+        )
+        sessions(state)[session.session_id] = session
+    body = {
+        "@odata.context": f"{request.host_url}v1.0/$metadata#microsoft.graph.uploadSession",
+        "uploadUrl": f"{request.host_url.rstrip('/')}{UPLOAD_PREFIX}{session.session_id}"
+        f"?authtoken={session.token}",
+        "expirationDateTime": _stamp(session.expires),
+        "nextExpectedRanges": ["0-"],
+    }
+    response = jsonify(body)
+    response.status_code = 201
+    return response
+
+
+# -- the upload URL (no /v1.0 pipeline: no token, no throttling by app) ---------------------------------
+def _open_session(session_id: str) -> tuple[SandboxState, UploadSession | Response]:
+    state = current_state()
+    session = sessions(state).get(session_id)
+    if session is None or not secrets.compare_digest(request.args.get("authtoken", ""), session.token):
+        return state, graph_error_response(404, "ErrorItemNotFound", "The upload session was not found.")
+    if datetime.now(UTC) > session.expires:
+        sessions(state).pop(session_id, None)
+        return state, graph_error_response(404, "ErrorItemNotFound", "The upload session has expired.")
+    if "Authorization" in request.headers:
+        return state, graph_error_response(
+            401,
+            "InvalidAuthenticationToken",
+            "The upload URL is pre-authenticated: do not send an Authorization header.",
+        )
+    return state, session
+
+
+def _progress(session: UploadSession) -> Response:
+    return jsonify(
+        {
+            "@odata.context": f"{request.host_url}v1.0/$metadata#microsoft.graph.uploadSession",
+            "expirationDateTime": _stamp(session.expires),
+            "nextExpectedRanges": [f"{len(session.data)}-{session.size - 1}"],
+        }
+    )
+
+
+def upload_fragment(session_id: str) -> Response:
+    state, found = _open_session(session_id)
+    if isinstance(found, Response):
+        return found
+    session = found
+    match = _CONTENT_RANGE.match(request.headers.get("Content-Range", "").strip())
+    chunk = request.get_data(cache=False)
+    if match is None:
+        return graph_error_response(
+            400, "InvalidContentRange", "The Content-Range header is missing or not 'bytes start-end/size'."
+        )
+    start, end, total = (int(part) for part in match.groups())
+    if total != session.size:
+        return graph_error_response(
+            400, "InvalidContentRange", f"The total size {total} does not match the session's {session.size}."
+        )
+    if end < start or end >= total or end - start + 1 != len(chunk):
+        return graph_error_response(
+            400, "InvalidContentRange", "The Content-Range does not match the bytes sent."
+        )
+    if len(chunk) > MAX_FRAGMENT_BYTES:
+        return graph_error_response(413, "RequestEntityTooLarge", "A fragment must be under 4 MB.")
+    with state.lock:
+        received = len(session.data)
+        if end < received:  # a fragment sent again (its answer was lost): nothing changes
+            return _progress(session)
+        if start != received:
+            return graph_error_response(
+                416,
+                "InvalidRange",
+                f"The fragment starts at byte {start}; the next expected byte is {received}.",
+            )
+        session.data.extend(chunk)
+        if len(session.data) < session.size:
+            return _progress(session)
+        sessions(state).pop(session_id, None)
+        box = state.mailbox(session.owner_id)
+        if session.message_id not in box.messages:
+            return graph_error_response(404, "ErrorItemNotFound", "The message was deleted.")
+        attachment = file_attachment(
+            box.ids.attachment_id(session.message_id),
+            session.name,
+            session.content_type,
+            bytes(session.data),
+            now_stamp(),
+            session.is_inline,
+            session.content_id,
+        )
+        box.set_attachments(
+            session.message_id, (*box.attachments_of(session.message_id), attachment), now_stamp()
+        )
+    response = Response(b"", status=201)
+    del response.headers["Content-Type"]
+    response.headers["Location"] = (
+        f"{request.host_url}upload/v1.0/Users('{session.owner_id}')/Messages('{session.message_id}')"
+        f"/Attachments('{attachment['id']}')"
+    )
+    return response
+
+
+def cancel_session(session_id: str) -> Response:
+    state, found = _open_session(session_id)
+    if isinstance(found, Response):
+        return found
+    with state.lock:
+        sessions(state).pop(session_id, None)
+    response = Response(b"", status=204)
+    del response.headers["Content-Type"]
+    return response
+
+
+def _register_upload_url(setup: BlueprintSetupState) -> None:
+    setup.app.add_url_rule(
+        UPLOAD_PREFIX + "<session_id>", "upload_fragment", upload_fragment, methods=["PUT"]
+    )
+    setup.app.add_url_rule(
+        UPLOAD_PREFIX + "<session_id>", "cancel_upload", cancel_session, methods=["DELETE"]
+    )
+
+
+_ROUTES = (("/messages/<message_id>/attachments/createUploadSession", "POST", create_upload_session),)
+
+
+def register(bp: Blueprint) -> None:
+    add_mailbox_routes(bp, _ROUTES)
+    bp.record_once(_register_upload_url)
