@@ -10,58 +10,20 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
 from connections.base import Connection
 from connections.connection import StoredConnection
-from connections.sandbox import sandbox_connection
 from connector.errors import GraphError, InputValidationError
 from connector.runtime import Runtime
-from connector.store import Store
 from sandbox import seed
 from sandbox.server import SandboxServer
 
 OTHER_USER = next(u["userPrincipalName"] for u in seed.USERS if u["userPrincipalName"] != seed.DEFAULT_USER)
 USER = f"/users/{seed.DEFAULT_USER}"
 MB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    with Store(Path(tmp_path_factory.mktemp("store")) / "state.db") as opened:
-        yield opened
-
-
-@pytest.fixture(autouse=True)
-def fresh(server: SandboxServer) -> None:
-    server.state.reset()
-    server.state.set_faults({})
-
-
-@pytest.fixture
-def runtime() -> Iterator[Runtime]:
-    with Runtime(strict_output=True) as rt:
-        yield rt
-
-
-@pytest.fixture(scope="module")
-def admin(server: SandboxServer, store: Store) -> StoredConnection:
-    return sandbox_connection(store, server.url, "app", name="admin")
-
-
-@pytest.fixture(params=["delegated", "app"])
-def connection(request: pytest.FixtureRequest, server: SandboxServer, store: Store) -> Connection:
-    kind = request.param
-    return sandbox_connection(store, server.url, kind, name=f"arb-{kind}")
 
 
 @pytest.fixture(scope="module")

@@ -3,53 +3,18 @@ types: each test checks that the mailbox really changed (read back through other
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from connections.base import Connection
-from connections.sandbox import sandbox_connection
 from connector.errors import GraphError, InputValidationError
 from connector.runtime import Runtime
-from connector.store import Store
-from sandbox.server import SandboxServer
 
 CONTACTS_NOT_IN_OPENAPI = pytest.mark.graph_nonconformant(
     "the held OpenAPI documents lack the contacts module (PersonalContacts.yml)",
     match=r"^\w+ /(me|users/[^/]+)/contacts(/[^/]+)?$",
 )
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    with Store(Path(tmp_path_factory.mktemp("store")) / "state.db") as opened:
-        yield opened
-
-
-@pytest.fixture(autouse=True)
-def fresh(server: SandboxServer) -> None:
-    server.state.reset()
-    server.state.set_faults({})
-
-
-@pytest.fixture
-def runtime() -> Iterator[Runtime]:
-    with Runtime(strict_output=True) as rt:
-        yield rt
-
-
-@pytest.fixture(params=["delegated", "app"])
-def connection(request: pytest.FixtureRequest, server: SandboxServer, store: Store) -> Connection:
-    kind = request.param
-    return sandbox_connection(store, server.url, kind, name=f"fcs-{kind}")
 
 
 def _children(

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from connections.base import Connection
-from connections.sandbox import sandbox_connection
 from connector.errors import GraphError, InputValidationError
 from connector.runtime import Runtime
-from connector.store import Store
 from sandbox import seed
 from sandbox.mailbox import Mailbox
 from sandbox.server import SandboxServer
@@ -23,41 +19,6 @@ from sandbox.server import SandboxServer
 ME = seed.DEFAULT_USER
 OTHERS = [u["mail"] for u in seed.USERS if u["userPrincipalName"] != ME]
 OTHER, THIRD = OTHERS[0], OTHERS[1]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    with Store(Path(tmp_path_factory.mktemp("store")) / "state.db") as opened:
-        yield opened
-
-
-@pytest.fixture(autouse=True)
-def fresh(server: SandboxServer) -> None:
-    server.state.reset()
-    server.state.set_faults({})
-
-
-@pytest.fixture
-def runtime() -> Iterator[Runtime]:
-    with Runtime(strict_output=True) as rt:
-        yield rt
-
-
-@pytest.fixture(scope="module")
-def admin(server: SandboxServer, store: Store) -> Connection:
-    return sandbox_connection(store, server.url, "app", name="compose-admin")
-
-
-@pytest.fixture(params=["delegated", "app"])
-def connection(request: pytest.FixtureRequest, server: SandboxServer, store: Store) -> Connection:
-    kind = request.param
-    return sandbox_connection(store, server.url, kind, name=f"compose-{kind}")
 
 
 def box(server: SandboxServer, address: str) -> Mailbox:
