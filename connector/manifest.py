@@ -39,6 +39,7 @@ class Entry:
     kind: str
     data: dict[str, Any]
     root: Path = field(repr=False)
+    _validators: dict[str, SchemaValidator] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def key(self) -> str:
@@ -57,7 +58,11 @@ class Entry:
         return validator_for_file(self.path(name)).schema
 
     def validator(self, name: str) -> SchemaValidator:
-        return validator_for_file(self.path(name))
+        """The compiled validator of one of the entry's schema files (looked up once: a hot path)."""
+        validator = self._validators.get(name)
+        if validator is None:
+            validator = self._validators[name] = validator_for_file(self.path(name))
+        return validator
 
     @cached_property
     def handler(self) -> Callable[..., Any]:
