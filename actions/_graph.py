@@ -45,3 +45,28 @@ def list_output(
     for page_items in pages:
         collected.extend(page_items)
     return {items_name: collected, "count": len(collected), "next_link": pages.next_link}
+
+
+def delta_output(
+    ctx: ActionContext,
+    target: str,
+    query: dict[str, str] | None,
+    headers: dict[str, str] | None,
+    *,
+    fetch_all: bool,
+) -> dict[str, Any]:
+    """A delta query's changes (one page, or every page to the delta link) and the cursor to resume.
+
+    ``next_link``: more changes remain; ``delta_link``: caught up, store it for next time.
+    """
+    pages = ctx.graph.iter_pages(target, params=query, headers=headers, max_pages=None if fetch_all else 1)
+    changes: list[dict[str, Any]] = []
+    for page in pages:
+        changes.extend(page)
+    return {
+        "changes": changes,
+        "count": len(changes),
+        "removed_ids": [c["id"] for c in changes if "@removed" in c],
+        "next_link": pages.next_link,
+        "delta_link": pages.delta_link if pages.next_link is None else None,
+    }

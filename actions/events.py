@@ -15,7 +15,7 @@ from actions._calendar import (
     attendees_json,
     date_time_time_zone,
 )
-from actions._graph import list_output, odata_params
+from actions._graph import delta_output, list_output, odata_params
 from actions._inputs import ActionInput, MailboxInput, PagingInput
 from actions._mail import Address, Recipients, addresses, recipients_json
 from actions.models import page_output
@@ -469,19 +469,7 @@ def list_event_delta(ctx: ActionContext, params: EventDeltaInput) -> dict[str, A
     else:
         target = f"{ctx.mailbox(params.user_id)}/calendarView/delta"
         query = {"startDateTime": str(params.start_date_time), "endDateTime": str(params.end_date_time)}
-    pages = ctx.graph.iter_pages(
-        target, params=query, headers=headers, max_pages=None if params.fetch_all else 1
-    )
-    changes: list[dict[str, Any]] = []
-    for page in pages:
-        changes.extend(page)
-    return {
-        "changes": changes,
-        "count": len(changes),
-        "removed_ids": [c["id"] for c in changes if "@removed" in c],
-        "next_link": pages.next_link,
-        "delta_link": pages.delta_link if pages.next_link is None else None,
-    }
+    return delta_output(ctx, target, query, headers, fetch_all=params.fetch_all)
 
 
 # -- availability ------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from actions._graph import odata_params
+from actions._graph import delta_output, odata_params
 from actions._inputs import MailboxInput
 from actions._mail import AttachmentInput, MessageContentInput, Recipients, addresses, recipients_json
 from actions.messages import MessageIdInput
@@ -455,16 +455,4 @@ def list_message_delta(ctx: ActionContext, params: ListMessageDeltaInput) -> dic
     else:
         target = f"{ctx.mailbox(params.user_id)}/mailFolders/{quote_segment(params.folder_id)}/messages/delta"
         query = odata_params(select=params.select) or None
-    pages = ctx.graph.iter_pages(
-        target, params=query, headers=headers, max_pages=None if params.fetch_all else 1
-    )
-    changes: list[dict[str, Any]] = []
-    for page in pages:
-        changes.extend(page)
-    return {
-        "changes": changes,
-        "count": len(changes),
-        "removed_ids": [c["id"] for c in changes if "@removed" in c],
-        "next_link": pages.next_link,
-        "delta_link": pages.delta_link if pages.next_link is None else None,
-    }
+    return delta_output(ctx, target, query, headers, fetch_all=params.fetch_all)
