@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from actions._calendar import Calendar, CalendarColor
 from actions._graph import list_output
 from actions._inputs import MailboxInput, PagingInput
-from actions.models import page_output
+from actions.models import DeletedOutput, page_output
 from connector.context import ActionContext, quote_segment
 from connector.schemas import returns
 
@@ -95,12 +95,7 @@ class DeleteCalendarInput(MailboxInput):
     )
 
 
-class DeletedCalendarOutput(BaseModel):
-    deleted: bool
-    id: str
-
-
-@returns(DeletedCalendarOutput)
+@returns(DeletedOutput)
 def delete_calendar(ctx: ActionContext, params: DeleteCalendarInput) -> dict[str, Any]:
     ctx.graph.request("DELETE", calendar_path(ctx, params.user_id, params.calendar_id))
     return {"deleted": True, "id": params.calendar_id}

@@ -7,8 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from actions._inputs import MailboxInput
-from actions.messages import DeletedOutput
-from actions.models import GraphObject
+from actions.models import DeletedOutput, GraphObject
 from connector.context import ActionContext, quote_segment
 from connector.schemas import returns
 

@@ -10,8 +10,7 @@ from pydantic import Field
 from actions._graph import list_output, odata_params
 from actions._inputs import ActionInput, MailboxInput, PagingInput
 from actions._mail import Address
-from actions.messages import DeletedOutput
-from actions.models import EmailAddress, GraphObject, page_output
+from actions.models import DeletedOutput, EmailAddress, GraphObject, page_output
 from connector.context import ActionContext, quote_segment
 from connector.errors import FieldError, InputValidationError
 from connector.schemas import returns

@@ -15,7 +15,7 @@ from actions._graph import delta_output, odata_params
 from actions._inputs import MailboxInput
 from actions._mail import AttachmentInput, MessageContentInput, Recipients, addresses, recipients_json
 from actions.messages import MessageIdInput
-from actions.models import Message
+from actions.models import DeletedOutput, Message
 from connector.context import ActionContext, quote_segment
 from connector.errors import FieldError, InputValidationError
 from connector.http import prefer_header
@@ -302,12 +302,7 @@ class PermanentDeleteInput(MessageIdInput):
     """Deletes the message for good: it does not go to Deleted Items and cannot be recovered there."""
 
 
-class PermanentlyDeletedOutput(BaseModel):
-    deleted: bool
-    id: str
-
-
-@returns(PermanentlyDeletedOutput)
+@returns(DeletedOutput)
 def permanent_delete_message(ctx: ActionContext, params: PermanentDeleteInput) -> dict[str, Any]:
     ctx.graph.request("POST", f"{_message_path(ctx, params)}/permanentDelete")
     return {"deleted": True, "id": params.message_id}

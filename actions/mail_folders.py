@@ -8,8 +8,7 @@ from pydantic import BaseModel, Field
 
 from actions._graph import list_output, odata_params
 from actions._inputs import MailboxInput, PagingInput
-from actions.messages import DeletedOutput
-from actions.models import MailFolder, page_output
+from actions.models import DeletedOutput, MailFolder, page_output
 from connector.context import ActionContext, quote_segment
 from connector.schemas import returns
 

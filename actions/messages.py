@@ -10,7 +10,7 @@ from actions._graph import list_output, odata_params
 from actions._inputs import MailboxInput, PagingInput
 from actions._mail import MessageContentInput, UploadableAttachmentInput, addresses
 from actions._upload import upload_file_attachment
-from actions.models import Message, page_output
+from actions.models import DeletedOutput, Message, page_output
 from connector.context import ActionContext, quote_segment
 from connector.errors import GraphError
 from connector.http import prefer_header
@@ -194,11 +194,6 @@ def _send_with_uploads(
 
 class DeleteMessageInput(MessageIdInput):
     """Moves the message to Deleted Items, as Outlook does."""
-
-
-class DeletedOutput(BaseModel):
-    deleted: bool
-    id: str
 
 
 @returns(DeletedOutput)

@@ -94,6 +94,13 @@ class User(GraphObject):
     preferred_language: str | None = None
 
 
+class DeletedOutput(BaseModel):
+    """What a delete action returns: the id it deleted."""
+
+    deleted: bool
+    id: str
+
+
 def page_output(items_name: str, item_model: type[GraphObject], description: str) -> type[BaseModel]:
     """The output model of a list action: the items, their count and the next page's link."""
     fields: dict[str, Any] = {

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from connector.errors import ConfigurationError, FieldError, InputValidationError
 from connector.store import ConnectionRecord, Store
+from connector.validation import format_path
 
 if TYPE_CHECKING:
     from connections.config import ConfigModel
@@ -100,10 +101,7 @@ def connection_type(type_key: str) -> ConnectionType:
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "(config)"
+    return format_path(loc) if loc else "(config)"
 
 
 def parse_config(type_key: str, config: Mapping[str, Any] | ConfigModel) -> ConfigModel:
