@@ -89,11 +89,19 @@ class Runtime:
         entry = self.manifest.action(key)
         return self._run(entry, raw_input, connection, user_id)
 
-    def run_data_source(self, key: str, raw_input: Any, connection: Connection) -> dict[str, Any]:
+    def run_data_source(
+        self, key: str, raw_input: Any, connection: Connection, *, user_id: str | None = None
+    ) -> dict[str, Any]:
+        """One page of a data source's options (``{"options": [...], "next_cursor": ...}``)."""
+        return self._run(self.data_source(key), raw_input, connection, user_id)
+
+    def data_source(self, key: str) -> Entry:
         entry = self.manifest.data_sources.get(key)
         if entry is None:
-            raise ConfigurationError(f"unknown data source {key!r}")
-        return self._run(entry, raw_input, connection, None)
+            raise ConfigurationError(
+                f"unknown data source {key!r}; `outlook-connector data-sources list` shows the data sources"
+            )
+        return entry
 
     def _run(
         self, entry: Entry, raw_input: Any, connection: Connection, user_id: str | None
