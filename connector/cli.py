@@ -155,31 +155,60 @@ def actions_describe(key: str) -> None:
 
 
 # -- run -------------------------------------------------------------------------------------------
+def _run_options(command: Any) -> Any:
+    """The options of ``run`` and ``data-sources run``: input, connection, mailbox, sandbox."""
+    options = [
+        click.argument("key"),
+        click.option("--input", "-i", "input_json", help="Input JSON, or @file.json (@- for stdin)."),
+        click.option(
+            "--connection",
+            "-c",
+            "connection_name",
+            help=f"Connection name (default: ${CONNECTION_ENV}, the only one, or a sandbox).",
+        ),
+        click.option("--user-id", help="Act on this mailbox (UPN or id): a shared mailbox or another user."),
+        click.option(
+            "--sandbox", "use_sandbox", is_flag=True, help="Run against a sandbox started on the spot."
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @main.command()
-@click.argument("key")
-@click.option("--input", "-i", "input_json", help="Input JSON, or @file.json (@- for stdin).")
-@click.option(
-    "--connection",
-    "-c",
-    "connection_name",
-    help=f"Connection name (default: ${CONNECTION_ENV}, the only one, or a sandbox).",
-)
-@click.option("--user-id", help="Act on this mailbox (UPN or id): a shared mailbox or another user.")
-@click.option("--sandbox", "use_sandbox", is_flag=True, help="Run against a sandbox started on the spot.")
+@_run_options
 def run(
     key: str, input_json: str | None, connection_name: str | None, user_id: str | None, use_sandbox: bool
 ) -> None:
     """Run action KEY and print its output as JSON."""
+    _run_entry("actions", key, input_json, connection_name, user_id, use_sandbox)
+
+
+def _run_entry(
+    section: str,
+    key: str,
+    input_json: str | None,
+    connection_name: str | None,
+    user_id: str | None,
+    use_sandbox: bool,
+) -> None:
+    """Run an action or a data source on the chosen connection (or a sandbox) and print its output."""
     from connector.runtime import Runtime
 
     raw_input = _read_json_option(input_json, "--input")
     try:
         runtime = Runtime(_manifest())
-        runtime.manifest.action(key)  # unknown key: fail before any set-up
+        if section == "actions":
+            runtime.manifest.action(key)  # unknown key: fail before any set-up
+            run_entry = runtime.run_action
+        else:
+            runtime.data_source(key)
+            run_entry = runtime.run_data_source
         with _connection_for_run(connection_name, use_sandbox) as (connection, store):
             runtime.store = store
             try:
-                result = runtime.run_action(key, raw_input, connection, user_id=user_id)
+                result = run_entry(key, raw_input, connection, user_id=user_id)
             finally:
                 runtime.close()
     except ConnectorError as exc:
@@ -226,6 +255,35 @@ def _ephemeral_sandbox() -> Iterator[tuple[Connection, Store]]:
             yield sandbox_connection(store, server.url, "delegated"), store
         finally:
             store.close()
+
+
+# -- data sources ----------------------------------------------------------------------------------
+@main.group("data-sources")
+def data_sources() -> None:
+    """List and run data sources (the options of a builder's dropdowns)."""
+
+
+@data_sources.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def data_sources_list(as_json: bool) -> None:
+    """Every data source: key and label."""
+    entries = list(_manifest().data_sources.values())
+    if as_json:
+        _print_json([{k: e[k] for k in ("key", "label", "description")} for e in entries])
+        return
+    width = max((len(e.key) for e in entries), default=0)
+    for entry in sorted(entries, key=lambda e: e.key):
+        click.echo(f"{entry.key:<{width}}  {entry['label']}")
+    click.echo(f"{len(entries)} data sources", err=True)
+
+
+@data_sources.command("run")
+@_run_options
+def data_sources_run(
+    key: str, input_json: str | None, connection_name: str | None, user_id: str | None, use_sandbox: bool
+) -> None:
+    """One page of data source KEY's options, as JSON; pass its next_cursor back as "cursor" in --input."""
+    _run_entry("data_sources", key, input_json, connection_name, user_id, use_sandbox)
 
 
 # -- connections -----------------------------------------------------------------------------------
