@@ -1,4 +1,4 @@
-"""The README's action catalogue, generated from the manifest.
+"""The README's catalogue of actions and data sources, generated from the manifest.
 
 python -m connector.catalogue           # rewrite the catalogue section of README.md
 python -m connector.catalogue --check   # exit 1 if README.md is out of date (a test does this)
@@ -28,8 +28,32 @@ def render(manifest: Manifest) -> str:
         granted = " / ".join(", ".join(permissions[kind]) or "-" for kind in ("delegated", "application"))
         label = f"[{entry['label']}]({entry['docs_url']})"
         lines.append(f"| {label} | `{entry.key}` | {entry['group']} | {entry['category']} | {granted} |")
-    lines += ["", f"{len(manifest.actions)} actions.", "", END]
+    lines += ["", f"{len(manifest.actions)} actions.", ""]
+    lines += _data_source_lines(manifest)
+    lines += [END]
     return "\n".join(lines)
+
+
+def _data_source_lines(manifest: Manifest) -> list[str]:
+    """The data sources (dropdowns) and the action inputs that use each."""
+    if not manifest.data_sources:
+        return []
+    used_by: dict[str, set[str]] = {}
+    for action in manifest.actions.values():
+        for field, source in (action.get("data_sources") or {}).items():
+            used_by.setdefault(source, set()).add(f"`{field}`")
+    lines = [
+        "| Data source | Key | Fills inputs | Permissions (delegated / application) |",
+        "|---|---|---|---|",
+    ]
+    for entry in sorted(manifest.data_sources.values(), key=lambda e: e["label"]):
+        permissions = entry.get("permissions") or {"delegated": [], "application": []}
+        granted = " / ".join(", ".join(permissions[kind]) or "-" for kind in ("delegated", "application"))
+        label = f"[{entry['label']}]({entry['docs_url']})" if entry.get("docs_url") else entry["label"]
+        fields = ", ".join(sorted(used_by.get(entry.key, ()))) or "-"
+        lines.append(f"| {label} | `{entry.key}` | {fields} | {granted} |")
+    lines += ["", f"{len(manifest.data_sources)} data sources.", ""]
+    return lines
 
 
 def updated_readme(text: str, manifest: Manifest) -> str:
