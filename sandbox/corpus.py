@@ -8,6 +8,7 @@ Templates use ``str.format`` fields filled by the generator: ``{first}`` (recipi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -354,3 +355,71 @@ TEMPLATES: tuple[Template, ...] = (
         ),
     ),
 )
+
+
+# -- attached items: what the newest message with files also carries (seed._attach_items) ----------------
+@dataclass(frozen=True)
+class AttachedMessage:
+    """A message attached to another (itemAttachment), itself holding a text file."""
+
+    sender: Correspondent
+    subject: str
+    paragraphs: tuple[str, ...]
+    file_name: str
+    file_text: str
+
+
+@dataclass(frozen=True)
+class AttachedEvent:
+    """An event attached to a message, some days after the message arrived."""
+
+    subject: str
+    location: str
+    body: str
+    days_after: int
+    hour: int
+    minutes: int
+
+
+ATTACHED_MESSAGE = AttachedMessage(
+    sender=EXTERNAL_PEOPLE[0],
+    subject="Signed delivery note - order 4471",
+    paragraphs=(
+        "Hello,",
+        "Attached is the delivery note for order 4471, signed at the Rotterdam depot this morning."
+        " Two pallets arrived with damaged wrapping; the goods themselves are fine.",
+        "Kind regards,\nLena",
+    ),
+    file_name="delivery-note-4471.txt",
+    file_text="Order 4471\r\nPallets: 6\r\nSigned: R. de Vries\r\n",
+)
+ATTACHED_EVENT = AttachedEvent(
+    subject="Warehouse walkthrough",
+    location="Rotterdam depot, gate 3",
+    body="Walk through the new racking layout with the depot team before sign-off.",
+    days_after=9,
+    hour=10,
+    minutes=90,
+)
+ATTACHED_CONTACT: dict[str, Any] = {
+    "givenName": "Ruud",
+    "surname": "de Vries",
+    "companyName": "Northbeam Logistics",
+    "jobTitle": "Depot Manager",
+    "emailAddresses": [{"name": "Ruud de Vries", "address": "ruud.devries@northbeam-logistics.com"}],
+    "businessPhones": ["+31 10 555 0134"],
+    "businessAddress": {
+        "street": "Waalhaven Zuidzijde 12",
+        "city": "Rotterdam",
+        "postalCode": "3089 JH",
+        "countryOrRegion": "Netherlands",
+    },
+    "personalNotes": "Signs delivery notes at the depot; call before 16:00.",
+}
+"""A contact attached to a message (Graph JSON; its vCard form is what $value serves)."""
+LINKED_FILE = (
+    "Depot capacity plan.xlsx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    1184,
+)
+"""(name, content type, size) of a file shared as a link (referenceAttachment)."""

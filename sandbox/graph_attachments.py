@@ -1,5 +1,8 @@
-"""Large attachments: upload sessions (``POST .../attachments/createUploadSession``) and the
-pre-authenticated upload URL that takes the file in byte ranges.
+"""Message attachments: list, get (``$expand=microsoft.graph.itemattachment/item`` for an attached item),
+``$value`` (a file's bytes; an attached message as MIME, event as iCalendar, contact as vCard), add
+(file, item or link), delete; and large files through upload sessions
+(``POST .../attachments/createUploadSession``) and the pre-authenticated upload URL that takes the file
+in byte ranges.
 
 The upload URL is served outside ``/v1.0`` (like Outlook's own upload host): it needs no token and
 refuses one (401), as Graph's docs warn; its ``authtoken`` query is the session's secret.
@@ -15,15 +18,36 @@ import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, jsonify, request
 from flask.blueprints import BlueprintSetupState
 
-from sandbox.errors import GraphError, bad_request, graph_error_response, invalid_request_body
-from sandbox.graph import add_mailbox_routes, json_body, open_mailbox
+from sandbox import attachment_model
+from sandbox.errors import (
+    GraphError,
+    bad_request,
+    graph_error_response,
+    id_malformed,
+    invalid_request_body,
+    item_not_found,
+)
+from sandbox.graph import (
+    add_mailbox_routes,
+    collection,
+    context_url,
+    entity,
+    json_body,
+    no_content,
+    open_mailbox,
+    user_segment,
+)
 from sandbox.graph_messages import find_message
+from sandbox.ids import looks_like_graph_id
+from sandbox.mailbox import Attachment, Mailbox
 from sandbox.message_model import now_stamp
-from sandbox.seed import file_attachment
+from sandbox.mime import attachment_bytes, attachment_media_type
+from sandbox.odata import option
 from sandbox.state import SandboxState, current_state
 
 MAX_ATTACHMENT_BYTES = 150 * 1024 * 1024
@@ -119,6 +143,98 @@ def create_upload_session(user_ref: str | None, message_id: str) -> Response:
     return response
 
 
+# -- attachments of a message ---------------------------------------------------------------------------
+def _context(user_ref: str | None, owner: dict[str, Any], message_id: str, single: bool = False) -> str:
+    suffix = "/$entity" if single else ""
+    return context_url(f"{user_segment(user_ref, owner)}/messages('{message_id}')/attachments{suffix}")
+
+
+def _find_attachment(box: Mailbox, message_id: str, attachment_id: str) -> Attachment:
+    find_message(box, message_id)
+    for attachment in box.attachments_of(message_id):
+        if attachment["id"] == attachment_id:
+            return attachment
+    if not looks_like_graph_id(attachment_id):
+        raise id_malformed()
+    raise item_not_found()
+
+
+def _render(
+    attachment: Attachment, select: list[str] | None, expand: bool, item_context: str
+) -> dict[str, Any]:
+    """The attachment; with the item expanded, an item attachment's item follows its properties."""
+    out = attachment_model.render(attachment, select)
+    item = attachment.get("item")
+    if expand and isinstance(item, dict):
+        out["item@odata.context"] = item_context
+        out["item"] = attachment_model.render_item(item)
+    return out
+
+
+def _item_context(user_ref: str | None, owner: dict[str, Any], message_id: str, attachment_id: str) -> str:
+    return context_url(
+        f"{user_segment(user_ref, owner)}/messages('{quote(message_id, safe='')}')"
+        f"/attachments('{quote(attachment_id, safe='')}')/microsoft.graph.itemAttachment/item/$entity"
+    )
+
+
+def list_attachments(user_ref: str | None, message_id: str) -> Response:
+    state, owner, box = open_mailbox(user_ref, "read")
+    select = attachment_model.parse_select(option(request.args, "select"))
+    expand = attachment_model.parse_expand(option(request.args, "expand"))
+    with state.lock:
+        find_message(box, message_id)
+        values = [
+            _render(a, select, expand, _item_context(user_ref, owner, message_id, a["id"]))
+            for a in box.attachments_of(message_id)
+        ]
+    return collection(_context(user_ref, owner, message_id), values)
+
+
+def get_attachment(user_ref: str | None, message_id: str, attachment_id: str) -> Response:
+    state, owner, box = open_mailbox(user_ref, "read")
+    select = attachment_model.parse_select(option(request.args, "select"))
+    expand = attachment_model.parse_expand(option(request.args, "expand"))
+    with state.lock:
+        attachment = _find_attachment(box, message_id, attachment_id)
+    item_context = _item_context(user_ref, owner, message_id, attachment_id)
+    return entity(
+        _context(user_ref, owner, message_id, single=True), _render(attachment, select, expand, item_context)
+    )
+
+
+def get_attachment_value(user_ref: str | None, message_id: str, attachment_id: str) -> Response:
+    state, _owner, box = open_mailbox(user_ref, "read")
+    with state.lock:
+        attachment = _find_attachment(box, message_id, attachment_id)
+    if attachment_model.kind(attachment) == "reference":
+        raise bad_request(
+            "A reference attachment is a link: it has no content to download.", "ErrorInvalidRequest"
+        )
+    return Response(attachment_bytes(attachment), mimetype=attachment_media_type(attachment))
+
+
+def add_attachment(user_ref: str | None, message_id: str) -> Response:
+    state, owner, box = open_mailbox(user_ref, "write")
+    payload = json_body()
+    with state.lock:
+        find_message(box, message_id)
+        attachment = attachment_model.attachment_from_payload(payload, box.ids, message_id)
+        box.set_attachments(message_id, (*box.attachments_of(message_id), attachment), now_stamp())
+    return entity(
+        _context(user_ref, owner, message_id, single=True), attachment_model.render(attachment), 201
+    )
+
+
+def delete_attachment(user_ref: str | None, message_id: str, attachment_id: str) -> Response:
+    state, _owner, box = open_mailbox(user_ref, "write")
+    with state.lock:
+        _find_attachment(box, message_id, attachment_id)
+        remaining = tuple(a for a in box.attachments_of(message_id) if a["id"] != attachment_id)
+        box.set_attachments(message_id, remaining, now_stamp())
+    return no_content()
+
+
 # -- the upload URL (no /v1.0 pipeline: no token, no throttling by app) ---------------------------------
 def _open_session(session_id: str) -> tuple[SandboxState, UploadSession | Response]:
     state = current_state()
@@ -186,7 +302,7 @@ def upload_fragment(session_id: str) -> Response:
         box = state.mailbox(session.owner_id)
         if session.message_id not in box.messages:
             return graph_error_response(404, "ErrorItemNotFound", "The message was deleted.")
-        attachment = file_attachment(
+        attachment = attachment_model.file_attachment(
             box.ids.attachment_id(session.message_id),
             session.name,
             session.content_type,
@@ -227,7 +343,14 @@ def _register_upload_url(setup: BlueprintSetupState) -> None:
     )
 
 
-_ROUTES = (("/messages/<message_id>/attachments/createUploadSession", "POST", create_upload_session),)
+_ROUTES = (
+    ("/messages/<message_id>/attachments", "GET", list_attachments),
+    ("/messages/<message_id>/attachments", "POST", add_attachment),
+    ("/messages/<message_id>/attachments/createUploadSession", "POST", create_upload_session),
+    ("/messages/<message_id>/attachments/<attachment_id>", "GET", get_attachment),
+    ("/messages/<message_id>/attachments/<attachment_id>", "DELETE", delete_attachment),
+    ("/messages/<message_id>/attachments/<attachment_id>/$value", "GET", get_attachment_value),
+)
 
 
 def register(bp: Blueprint) -> None:

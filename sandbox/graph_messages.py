@@ -1,8 +1,8 @@
-"""Messages and their attachments: list/get/create/update/delete, move/copy, send a draft, sendMail."""
+"""Messages: list/get/create/update/delete, move/copy, send a draft, sendMail (attachments are in
+graph_attachments)."""
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -19,7 +19,6 @@ from sandbox.errors import (
 from sandbox.graph import (
     add_mailbox_routes,
     apply_page_size_preference,
-    collection,
     collection_page,
     context_url,
     entity,
@@ -32,7 +31,7 @@ from sandbox.graph import (
 )
 from sandbox.graph_folders import find_folder
 from sandbox.ids import looks_like_graph_id
-from sandbox.mailbox import Attachment, Mailbox, Message
+from sandbox.mailbox import Mailbox, Message
 from sandbox.message_model import (
     MESSAGE_SCHEMA,
     attachments_from_payload,
@@ -41,21 +40,9 @@ from sandbox.message_model import (
     new_message,
     now_stamp,
     render_message,
-    to_mime,
 )
-from sandbox.odata import apply_select, option, parse_list_query, parse_select, run_query
-
-_ATTACHMENT_PROPERTIES = (
-    "id",
-    "lastModifiedDateTime",
-    "name",
-    "contentType",
-    "size",
-    "isInline",
-    "contentId",
-    "contentLocation",
-    "contentBytes",
-)
+from sandbox.mime import to_mime
+from sandbox.odata import option, parse_list_query, parse_select, run_query
 
 
 def find_message(box: Mailbox, message_id: str) -> Message:
@@ -135,10 +122,14 @@ def _render_one(
     message: Message,
     status: int = 200,
     body_type: str | None = None,
+    typed: bool = False,
 ) -> Response:
+    """One message; ``typed`` spells out its ``@odata.type`` first, as move's answer does (message-move)."""
     select = parse_select(option(request.args, "select"), MESSAGE_SCHEMA) if request.method == "GET" else None
     attachments = box.attachments_of(message["id"]) if _expand_attachments() else None
     body = render_message(message, select, body_type, attachments)
+    if typed:
+        body = {"@odata.type": "#microsoft.graph.message", **body}
     return entity(_messages_context(user_ref, owner, None, select, single=True), body, status)
 
 
@@ -245,7 +236,7 @@ def move_message(user_ref: str | None, message_id: str) -> Response:
     with state.lock:
         message = find_message(box, message_id)
         moved = _move(box, message, _destination(box), prefs.immutable_ids)
-        return _render_one(user_ref, owner, box, moved, 201, prefs.body_type)
+        return _render_one(user_ref, owner, box, moved, 201, prefs.body_type, typed=True)
 
 
 def copy_message(user_ref: str | None, message_id: str) -> Response:
@@ -327,87 +318,12 @@ def send_mail(user_ref: str | None) -> Response:
     return no_content(202)
 
 
-# -- attachments ---------------------------------------------------------------------------------------
-def _attachments_context(
-    user_ref: str | None, owner: dict[str, Any], message_id: str, single: bool = False
-) -> str:
-    suffix = "/$entity" if single else ""
-    return context_url(f"{user_segment(user_ref, owner)}/messages('{message_id}')/attachments{suffix}")
-
-
-def _find_attachment(box: Mailbox, message_id: str, attachment_id: str) -> Attachment:
-    find_message(box, message_id)
-    for attachment in box.attachments_of(message_id):
-        if attachment["id"] == attachment_id:
-            return attachment
-    if not looks_like_graph_id(attachment_id):
-        raise id_malformed()
-    raise item_not_found()
-
-
-def list_attachments(user_ref: str | None, message_id: str) -> Response:
-    state, owner, box = open_mailbox(user_ref, "read")
-    select = _attachment_select()
-    with state.lock:
-        find_message(box, message_id)
-        values = [apply_select(a, select) for a in box.attachments_of(message_id)]
-    return collection(_attachments_context(user_ref, owner, message_id), values)
-
-
-def _attachment_select() -> list[str] | None:
-    raw = option(request.args, "select")
-    if not raw:
-        return None
-    chosen = []
-    for name in (part.strip() for part in raw.split(",")):
-        if name not in _ATTACHMENT_PROPERTIES:
-            raise unknown_property(name, "attachment")
-        chosen.append(name)
-    return chosen
-
-
-def get_attachment(user_ref: str | None, message_id: str, attachment_id: str) -> Response:
-    state, owner, box = open_mailbox(user_ref, "read")
-    select = _attachment_select()
-    with state.lock:
-        attachment = _find_attachment(box, message_id, attachment_id)
-    return entity(
-        _attachments_context(user_ref, owner, message_id, single=True), apply_select(attachment, select)
-    )
-
-
 def get_message_value(user_ref: str | None, message_id: str) -> Response:
     state, _owner, box = open_mailbox(user_ref, "read")
     with state.lock:
         message = find_message(box, message_id)
         mime = to_mime(message, box.attachments_of(message_id))
     return Response(mime, mimetype="text/plain")
-
-
-def get_attachment_value(user_ref: str | None, message_id: str, attachment_id: str) -> Response:
-    state, _owner, box = open_mailbox(user_ref, "read")
-    with state.lock:
-        attachment = _find_attachment(box, message_id, attachment_id)
-    return Response(base64.b64decode(attachment["contentBytes"]), mimetype=attachment["contentType"])
-
-
-def add_attachment(user_ref: str | None, message_id: str) -> Response:
-    state, owner, box = open_mailbox(user_ref, "write")
-    payload = json_body()
-    with state.lock:
-        find_message(box, message_id)
-        (attachment,) = attachments_from_payload({"attachments": [payload]}, box, message_id)
-        box.set_attachments(message_id, (*box.attachments_of(message_id), attachment), now_stamp())
-    return entity(_attachments_context(user_ref, owner, message_id, single=True), attachment, 201)
-
-
-def delete_attachment(user_ref: str | None, message_id: str, attachment_id: str) -> Response:
-    state, _owner, box = open_mailbox(user_ref, "write")
-    with state.lock:
-        _find_attachment(box, message_id, attachment_id)
-        remaining = tuple(a for a in box.attachments_of(message_id) if a["id"] != attachment_id)
-        box.set_attachments(message_id, remaining, now_stamp())
-    return no_content()
 
 
 _ROUTES = (
@@ -421,11 +337,6 @@ _ROUTES = (
     ("/messages/<message_id>/send", "POST", send_draft),
     ("/messages/<message_id>/move", "POST", move_message),
     ("/messages/<message_id>/copy", "POST", copy_message),
-    ("/messages/<message_id>/attachments", "GET", list_attachments),
-    ("/messages/<message_id>/attachments", "POST", add_attachment),
-    ("/messages/<message_id>/attachments/<attachment_id>", "GET", get_attachment),
-    ("/messages/<message_id>/attachments/<attachment_id>", "DELETE", delete_attachment),
-    ("/messages/<message_id>/attachments/<attachment_id>/$value", "GET", get_attachment_value),
     ("/mailFolders/<folder_ref>/messages", "GET", list_folder_messages),
     ("/mailFolders/<folder_ref>/messages", "POST", create_folder_message),
     ("/mailFolders/<folder_ref>/messages/<message_id>", "GET", get_folder_message),

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, formataddr
 from typing import Any
 from urllib.parse import quote
 
-from sandbox import content
+from sandbox import attachment_model, content
 from sandbox.errors import GraphError, bad_request, invalid_request_body
 from sandbox.mailbox import Attachment, Mailbox, Message
 from sandbox.odata import Schema, apply_select
-from sandbox.seed import DIRECTORY, file_attachment
+from sandbox.seed import DIRECTORY
 
 MESSAGE_PROPERTIES: tuple[str, ...] = (
     "id",
@@ -213,7 +208,7 @@ def render_message(
                 out[key] = content.convert_body(out[key], body_type)
     out = apply_select(out, select)
     if attachments is not None:
-        out["attachments"] = [dict(a) for a in attachments]
+        out["attachments"] = [attachment_model.render(a) for a in attachments]
     return out
 
 
@@ -239,42 +234,6 @@ def _headers(message: Message) -> list[dict[str, str]]:
         {"name": "MIME-Version", "value": "1.0"},
     ]
     return base + list(message.get("internetMessageHeaders") or [])
-
-
-def to_mime(message: Message, attachments: tuple[Attachment, ...]) -> bytes:
-    """The message as an RFC 822 document (``GET /messages/{id}/$value``)."""
-    mime = EmailMessage()
-
-    def addresses(field: str) -> str:
-        return ", ".join(
-            formataddr((r["emailAddress"].get("name") or "", r["emailAddress"]["address"]))
-            for r in message.get(field) or []
-        )
-
-    sender = (message.get("from") or {}).get("emailAddress")
-    if sender:
-        mime["From"] = formataddr((sender.get("name") or "", sender["address"]))
-    for header, field in (("To", "toRecipients"), ("Cc", "ccRecipients")):
-        if message.get(field):
-            mime[header] = addresses(field)
-    mime["Subject"] = str(message.get("subject") or "")
-    mime["Date"] = format_datetime(datetime.fromisoformat(message["sentDateTime"].replace("Z", "+00:00")))
-    mime["Message-ID"] = message["internetMessageId"]
-    for header in message.get("internetMessageHeaders") or []:
-        mime[header["name"]] = header["value"]
-    body = message["body"]
-    mime.set_content(content.body_text(body))
-    if body["contentType"] == "html":
-        mime.add_alternative(body["content"], subtype="html")
-    for attachment in attachments:
-        maintype, _, subtype = str(attachment["contentType"]).partition("/")
-        mime.add_attachment(
-            base64.b64decode(attachment["contentBytes"]),
-            maintype=maintype,
-            subtype=subtype or "octet-stream",
-            filename=attachment["name"],
-        )
-    return mime.as_bytes(policy=SMTP)
 
 
 # -- building from request bodies ------------------------------------------------------------------------
@@ -423,41 +382,8 @@ def message_changes(payload: Any, *, is_draft: bool, creating: bool) -> dict[str
 
 
 def attachments_from_payload(payload: Any, box: Mailbox, message_id: str) -> tuple[Attachment, ...]:
-    """File attachments sent inline in a message body (``contentBytes`` base64)."""
-    raw = payload.get("attachments") if isinstance(payload, dict) else None
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise bad_request("Invalid value for property 'attachments'.", "RequestBodyRead")
-    result = []
-    for item in raw:
-        if not isinstance(item, dict):
-            raise bad_request("Invalid value for property 'attachments'.", "RequestBodyRead")
-        kind = str(item.get("@odata.type") or "#microsoft.graph.fileAttachment").lstrip("#")
-        if kind != "microsoft.graph.fileAttachment":
-            raise bad_request(
-                f"The sandbox supports only file attachments, not '{kind}'.", "ErrorInvalidRequest"
-            )
-        try:
-            data = base64.b64decode(str(item.get("contentBytes") or ""), validate=True)
-        except (binascii.Error, ValueError):
-            raise bad_request(
-                "Cannot convert the literal value of 'contentBytes' to the expected type 'Edm.Binary'.",
-                "RequestBodyRead",
-            ) from None
-        name = str(item.get("name") or "attachment")
-        result.append(
-            file_attachment(
-                box.ids.attachment_id(message_id),
-                name,
-                str(item.get("contentType") or "application/octet-stream"),
-                data,
-                now_stamp(),
-                bool(item.get("isInline", False)),
-                item.get("contentId"),
-            )
-        )
-    return tuple(result)
+    """The attachments sent in a message body (files, items, links; see sandbox.attachment_model)."""
+    return attachment_model.attachments_from_payload(payload, box.ids, message_id)
 
 
 def new_message(

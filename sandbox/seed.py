@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from sandbox import corpus
+from sandbox.attachment_model import ITEM, REFERENCE, attachment_from_payload, file_attachment
 from sandbox.content import PREVIEW_LENGTH, wrap_html
 from sandbox.ids import IdFactory
 from sandbox.mailbox import ROOT, WELL_KNOWN_FOLDERS, Attachment, Mailbox, Message
@@ -280,30 +281,6 @@ def _attachment_payload(recipe: str, rng: random.Random, subject: str) -> tuple[
     return f"{subject[:40].strip().replace('/', '-')}.pdf", "application/pdf", _pdf(subject)
 
 
-def file_attachment(
-    attachment_id: str,
-    name: str,
-    content_type: str,
-    data: bytes,
-    modified: str,
-    is_inline: bool = False,
-    content_id: str | None = None,
-) -> Attachment:
-    return {
-        "@odata.type": "#microsoft.graph.fileAttachment",
-        "@odata.mediaContentType": content_type,
-        "id": attachment_id,
-        "lastModifiedDateTime": modified,
-        "name": name,
-        "contentType": content_type,
-        "size": len(data) + 180,
-        "isInline": is_inline,
-        "contentId": content_id,
-        "contentLocation": None,
-        "contentBytes": base64.b64encode(data).decode("ascii"),
-    }
-
-
 # -- messages --------------------------------------------------------------------------------------
 class _SeedRandom(random.Random):
     """random.Random with cheaper choice/randint (one float draw each): generation runs ~100k of them."""
@@ -484,8 +461,69 @@ def _flag(rng: random.Random, sent: datetime) -> dict[str, Any]:
     return {"flagStatus": "notFlagged"}
 
 
+def _attach_items(box: Mailbox, seed: int) -> None:
+    """Give the mailbox's newest message with files an attached message (holding a file), event and
+    contact, and a link, so Graph's documented item- and reference-attachment requests have something
+    to read. Ids come from their own generator: the generated mail keeps its ids, counts and flags."""
+    with_files = [m for m in box.messages.values() if m["hasAttachments"]]
+    if not with_files:
+        return
+    host = max(with_files, key=lambda m: m["receivedDateTime"])  # the first of equals, as $orderby keeps
+    ids = IdFactory(box.user_id, _SeedRandom(f"sandbox-attached-items:{seed}:{box.user_id}"))
+    received = datetime.fromisoformat(host["receivedDateTime"].rstrip("Z"))
+    stamp = _stamp(received)
+    note, plan = corpus.ATTACHED_MESSAGE, corpus.ATTACHED_EVENT
+    sent = _stamp(received - timedelta(hours=3))
+    paragraphs = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in note.paragraphs)
+    message = {
+        "@odata.type": "#microsoft.graph.message",
+        "subject": note.subject,
+        "body": {"contentType": "html", "content": wrap_html(paragraphs)},
+        "sender": _address(note.sender),
+        "from": _address(note.sender),
+        "toRecipients": [_address(box.user)],
+        "receivedDateTime": sent,
+        "sentDateTime": sent,
+        "internetMessageId": ids.internet_message_id("northbeam-logistics.com"),
+        "conversationId": ids.conversation_id(),
+        "conversationIndex": ids.conversation_index(),
+        "attachments": [
+            {
+                "@odata.type": "#microsoft.graph.fileAttachment",
+                "name": note.file_name,
+                "contentType": "text/plain",
+                "contentBytes": base64.b64encode(note.file_text.encode()).decode("ascii"),
+            }
+        ],
+    }
+    start = (received + timedelta(days=plan.days_after)).replace(hour=plan.hour, minute=0, second=0)
+    end = start + timedelta(minutes=plan.minutes)
+    event = {
+        "@odata.type": "#microsoft.graph.event",
+        "subject": plan.subject,
+        "body": {"contentType": "text", "content": plan.body},
+        "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S.0000000"), "timeZone": "UTC"},
+        "end": {"dateTime": end.strftime("%Y-%m-%dT%H:%M:%S.0000000"), "timeZone": "UTC"},
+        "location": {"displayName": plan.location},
+        "organizer": _address(note.sender),
+        "attendees": [{"type": "required", **_address(box.user)}],
+    }
+    link_name, link_type, link_size = corpus.LINKED_FILE
+    payloads: list[dict[str, Any]] = [
+        {"@odata.type": ITEM, "name": note.subject, "item": message},
+        {"@odata.type": ITEM, "name": plan.subject, "item": event},
+        {"@odata.type": ITEM, "item": {"@odata.type": "#microsoft.graph.contact", **corpus.ATTACHED_CONTACT}},
+        {"@odata.type": REFERENCE, "name": link_name, "contentType": link_type, "size": link_size},
+    ]
+    added = tuple(attachment_from_payload(p, ids, host["id"], stamp) for p in payloads)
+    box.attachments[host["id"]] = (*box.attachments_of(host["id"]), *added)
+
+
 @functools.lru_cache(maxsize=4)
 def build_mailboxes(seed: int, anchor: datetime, messages_per_user: int) -> tuple[Mailbox, ...]:
     """The seeded mailboxes of every directory user (cached: treat them as read-only)."""
     naive_utc = anchor.astimezone(UTC).replace(tzinfo=None, microsecond=0)
-    return tuple(_MailboxGenerator(user, seed, naive_utc, messages_per_user).build() for user in DIRECTORY)
+    boxes = tuple(_MailboxGenerator(user, seed, naive_utc, messages_per_user).build() for user in DIRECTORY)
+    for box in boxes:
+        _attach_items(box, seed)
+    return boxes

@@ -60,7 +60,6 @@ def _calendar_ids(ids: SandboxIds) -> dict[str, str]:
         "calendar": next(c["id"] for c in calendars if not c["isDefaultCalendar"]),
     }
 
-_ITEM_ATTACHMENTS = "the sandbox's mail has no item attachments (attached messages, events, contacts) yet"
 _EVENT_MESSAGES = "the sandbox's mail has no meeting messages (microsoft.graph.eventMessage) yet"
 _SEARCH_FOLDERS = "the sandbox has no search folders (microsoft.graph.mailSearchFolder) yet"
 _EXTENSIONS = "the sandbox has no open extensions yet"
@@ -76,14 +75,6 @@ _CATEGORY_IDS = (
 )
 
 SANDBOX_GAPS: dict[str, str] = {
-    "get_item_attachment": _ITEM_ATTACHMENTS,
-    "get_and_expand_item_attachment": _ITEM_ATTACHMENTS,
-    "get_and_expand_nested_item_attachment": _ITEM_ATTACHMENTS,
-    "get_value_contact_attachment": _ITEM_ATTACHMENTS,
-    "get_value_event_attachment": _ITEM_ATTACHMENTS,
-    "get_value_message_attachment": _ITEM_ATTACHMENTS,
-    "create_item_attachment_from_message_v1": _ITEM_ATTACHMENTS,
-    "get_reference_attachment": "the sandbox's mail has no reference (link) attachments yet",
     "get_eventmessage": _EVENT_MESSAGES,
     "get_event_based_on_eventmessage": _EVENT_MESSAGES,
     "update_eventmessage": _EVENT_MESSAGES,
@@ -92,7 +83,6 @@ SANDBOX_GAPS: dict[str, str] = {
     "create_mailsearchfolder": _SEARCH_FOLDERS
     + "; and its routes are case-sensitive: /me/mailfolders/{id}/childfolders (as documented) is 400"
     " 'Resource not found for the segment', where Graph's URL segments are case-insensitive",
-    "message_move": "the sandbox's move answer lacks @odata.type, which message-move documents",
     "get_opentypeextension_3": _EXTENSIONS,
     "get_opentypeextension_5": _EXTENSIONS,
     "post_opentypeextension_1": _EXTENSIONS,
