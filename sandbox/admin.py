@@ -113,3 +113,42 @@ def expire_tokens() -> Response:
     except ValueError as exc:
         return _error(str(exc))
     return jsonify({"expired_access_tokens": count})
+
+
+# -- subscriptions (change notifications) -------------------------------------------------------------
+@bp.get("/subscriptions")
+def list_subscriptions() -> Response:
+    """Every live subscription (all apps and users) and how many notification items wait."""
+    hub = current_state().subscriptions
+    return jsonify({"subscriptions": hub.list(), "pending": hub.pending_count()})
+
+
+@bp.post("/subscriptions/deliver")
+def deliver_notifications() -> Response:
+    """POST every due notification batch now; body ``{"timeout": 10}`` (optional)."""
+    hub = current_state().subscriptions
+    try:
+        timeout = float(_body().get("timeout", 10))
+    except (TypeError, ValueError) as exc:
+        return _error(str(exc))
+    delivered = hub.deliver_pending(timeout)
+    return jsonify({"delivered": delivered, "pending": hub.pending_count()})
+
+
+@bp.post("/subscriptions/<subscription_id>/lifecycle")
+def send_lifecycle(subscription_id: str) -> Response:
+    """Body ``{"event": "reauthorizationRequired" | "subscriptionRemoved" | "missed"}``."""
+    try:
+        sent = current_state().subscriptions.send_lifecycle(subscription_id, str(_body().get("event", "")))
+    except LookupError as exc:
+        return _error(str(exc), 404)
+    except ValueError as exc:
+        return _error(str(exc))
+    return jsonify({"sent": sent})
+
+
+@bp.post("/subscriptions/<subscription_id>/expire")
+def expire_subscription(subscription_id: str) -> Response:
+    if not current_state().subscriptions.expire(subscription_id):
+        return _error(f"no subscription {subscription_id!r}", 404)
+    return jsonify({"expired": True})

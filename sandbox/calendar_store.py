@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sandbox import seed
+from sandbox.changes import Change, ChangeObserver, ChangeType
 from sandbox.errors import GraphError
 from sandbox.recurrence import occurrences, zone
 from sandbox.state import SandboxState
@@ -87,6 +88,8 @@ class CalendarStore:
         self.anchor = anchor
         self.users: dict[str, UserCalendars] = {}
         self.seeding = True
+        self.observer: ChangeObserver | None = None
+        """Told of every event change (the sandbox's subscriptions)."""
         for user in seed.DIRECTORY:
             box = UserCalendars(user)
             self.users[user["id"]] = box
@@ -220,6 +223,7 @@ class CalendarStore:
                 "An all-day event must start and end at midnight.",
             )
         box.events[event_id] = event
+        self._report(box, event, "created")
         if organizer:
             self._invite(box, event)
         return event
@@ -271,6 +275,10 @@ class CalendarStore:
         event["lastModifiedDateTime"] = stamp(now)
         event["changeKey"] = self.change_key()
         event["_modified"] = now
+        if self.observer is not None:  # the mailbox holding this very dict (not an occurrence's copy)
+            owner = next((b for b in self.users.values() if b.events.get(event["id"]) is event), None)
+            if owner is not None:
+                self._report(owner, event, "updated")
 
     def remove(self, box: UserCalendars, event_id: str) -> None:
         """Delete an event, or one occurrence of a series (the series skips it from then on)."""
@@ -280,8 +288,24 @@ class CalendarStore:
             master.setdefault("_deleted_occurrences", set()).add(event_id)
             self.touch(master)
         else:
-            box.events.pop(event_id, None)
+            removed = box.events.pop(event_id, None)
+            if removed is not None:
+                self._report(box, removed, "deleted")
         box.removed[event_id] = self.now()
+
+    def _report(self, box: UserCalendars, event: dict[str, Any], change_type: ChangeType) -> None:
+        if self.observer is not None:
+            self.observer(
+                Change(
+                    box.user["id"],
+                    "event",
+                    event["id"],
+                    event["_calendar"],
+                    change_type,
+                    event["changeKey"],
+                    render=lambda: self.render(event),
+                )
+            )
 
     # -- reading ----------------------------------------------------------------------------------------
     def render(self, event: dict[str, Any], where: tzinfo = UTC, where_name: str = "UTC") -> dict[str, Any]:
@@ -428,6 +452,7 @@ def calendars_of(state: SandboxState) -> CalendarStore:
         held = _STORES.get(state)
         if held is None or held[0] is not state.mailboxes:
             store = CalendarStore(state.config.resolved_anchor(), state.config.seed)
+            store.observer = state.subscriptions.observe
             _STORES[state] = (state.mailboxes, store)
             return store
         return held[1]

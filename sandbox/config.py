@@ -59,6 +59,23 @@ class SandboxConfig:
     max_request_bytes: int = 4 * 1024 * 1024
     """Graph refuses larger request bodies with 413."""
 
+    # Subscriptions and change notifications (sandbox/notifications.py).
+    validation_timeout: float = 10.0
+    """Seconds a notificationUrl has to answer the validation request (Graph: 10)."""
+    notification_timeout: float = 3.0
+    """Seconds a notification or lifecycle POST may take before it counts as failed."""
+    notification_interval: float = 0.5
+    """The delivery thread's period (seconds) while the server runs; 0 disables the thread (tests
+    then call ``state.subscriptions.deliver_pending()``)."""
+    notification_batch_size: int = 100
+    """Notification items per POST."""
+    notification_max_attempts: int = 5
+    """POSTs of one batch before it is dropped (and a ``missed`` lifecycle event sent)."""
+    notification_retry_delay: float = 1.0
+    """Seconds before the first retry of a failed batch; doubles each time, at most 60."""
+    max_subscriptions_per_mailbox: int = 1000
+    """Live subscriptions per mailbox over all apps (Graph: 1,000); more answer 403."""
+
     def resolved_anchor(self) -> datetime:
         """The anchor as an aware UTC datetime; the default is the start of the current UTC hour, so
         apps created close together share one generated tenant."""
@@ -74,3 +91,7 @@ class SandboxConfig:
             raise ValueError("throttling limits must be positive")
         if self.messages_per_user < 0:
             raise ValueError("messages_per_user must be >= 0")
+        if self.notification_batch_size < 1 or self.notification_max_attempts < 1:
+            raise ValueError("notification_batch_size and notification_max_attempts must be >= 1")
+        if self.validation_timeout <= 0 or self.notification_timeout <= 0 or self.notification_interval < 0:
+            raise ValueError("notification timeouts must be positive and notification_interval >= 0")

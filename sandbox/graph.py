@@ -62,6 +62,9 @@ def create_blueprint() -> Blueprint:
     from sandbox import graph_compose  # mail_compose
 
     graph_compose.register(bp)  # mail_compose
+    from sandbox import graph_subscriptions  # subscriptions
+
+    graph_subscriptions.register(bp)  # subscriptions
     return bp
 
 

@@ -204,6 +204,7 @@ def create_contact(user_ref: str | None) -> Response:
         contact = {**_blank(box, _now()), **fields}
         _derive_names(contact)
         _contacts(box)[contact["id"]] = contact
+        box.report("contact", contact, contact["parentFolderId"], "created")
         body = dict(contact)
     return entity(_context(user_ref, owner), body, 201)
 
@@ -219,6 +220,7 @@ def update_contact(user_ref: str | None, contact_id: str) -> Response:
             contact["fileAs"] = None if "fileAs" not in fields else contact["fileAs"]
         _derive_names(contact)
         _contacts(box)[contact["id"]] = contact
+        box.report("contact", contact, contact["parentFolderId"], "updated")
         body = dict(contact)
     return entity(_context(user_ref, owner), body)
 
@@ -226,7 +228,8 @@ def update_contact(user_ref: str | None, contact_id: str) -> Response:
 def delete_contact(user_ref: str | None, contact_id: str) -> Response:
     state, _owner, box = open_with(user_ref, _WRITE, _WRITE)
     with state.lock:
-        del _contacts(box)[_find(box, contact_id)["id"]]
+        removed = _contacts(box).pop(_find(box, contact_id)["id"])
+        box.report("contact", removed, removed["parentFolderId"], "deleted")
     return no_content()
 
 

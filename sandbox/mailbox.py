@@ -10,6 +10,7 @@ import random
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sandbox.changes import Change, ChangeObserver, ChangeType, ItemKind
 from sandbox.ids import IdFactory
 
 Message = dict[str, Any]
@@ -47,6 +48,9 @@ class Mailbox:
         self.messages: dict[str, Message] = {}
         self.attachments: dict[str, tuple[Attachment, ...]] = {}
         self.well_known: dict[str, str] = {}
+        self.observer: ChangeObserver | None = None
+        """Told of every message and contact change (the live sandbox's subscriptions); copies start
+        without one."""
 
     @property
     def user_id(self) -> str:
@@ -140,15 +144,19 @@ class Mailbox:
         return [m for m in self.messages.values() if m["parentFolderId"] == folder_id]
 
     def put_message(self, message: Message, attachments: tuple[Attachment, ...] | None = None) -> Message:
+        change: ChangeType = "updated" if message["id"] in self.messages else "created"
         self.messages[message["id"]] = message
+        self.report("message", message, message["parentFolderId"], change)
         if attachments is not None:
             self.attachments[message["id"]] = attachments
         return message
 
     def update_message(self, message_id: str, changes: dict[str, Any]) -> Message:
         """Store a changed copy with a new change key, and return it."""
-        updated = {**self.messages[message_id], **changes, "changeKey": self.ids.change_key()}
+        before = self.messages[message_id]
+        updated = {**before, **changes, "changeKey": self.ids.change_key()}
         self.messages[message_id] = updated
+        self.report("message", updated, updated["parentFolderId"], "updated", before["parentFolderId"])
         return updated
 
     def store_copy(
@@ -176,8 +184,43 @@ class Mailbox:
         )
 
     def remove_message(self, message_id: str) -> None:
-        self.messages.pop(message_id, None)
+        removed = self.messages.pop(message_id, None)
         self.attachments.pop(message_id, None)
+        if removed is not None:
+            self.report("message", removed, removed["parentFolderId"], "deleted")
 
     def attachments_of(self, message_id: str) -> tuple[Attachment, ...]:
         return self.attachments.get(message_id, ())
+
+    # -- change notifications ------------------------------------------------------------------------
+    def report(
+        self,
+        kind: ItemKind,
+        item: dict[str, Any],
+        container_id: str,
+        change_type: ChangeType,
+        previous_container_id: str | None = None,
+    ) -> None:
+        """Tell the observer (if any) that ``item`` (a message or contact record) changed."""
+        if self.observer is None:
+            return
+        self.observer(
+            Change(
+                self.user_id,
+                kind,
+                item["id"],
+                container_id,
+                change_type,
+                item["changeKey"],
+                previous_container_id,
+                lambda: _render(kind, item),
+            )
+        )
+
+
+def _render(kind: ItemKind, item: dict[str, Any]) -> dict[str, Any]:
+    if kind != "message":
+        return dict(item)
+    from sandbox.message_model import render_message  # imports this module
+
+    return render_message(item)

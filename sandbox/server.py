@@ -70,6 +70,7 @@ class SandboxServer:
             daemon=True,
         )
         self._thread.start()
+        self.state.subscriptions.start()  # change notifications (SandboxConfig.notification_interval)
         return self
 
     def stop(self) -> None:
@@ -77,6 +78,7 @@ class SandboxServer:
         if server is None:
             return
         self.state.release_requests()
+        self.state.subscriptions.stop()
         server.shutdown()
         server.server_close()
         if self._thread is not None:
@@ -94,10 +96,14 @@ class SandboxServer:
 
 def serve(host: str = "127.0.0.1", port: int = 8765, config: SandboxConfig | None = None) -> None:
     """Serve until interrupted (``outlook-connector sandbox``)."""
-    server = make_server(host, port, create_app(config), threaded=True)
+    app = create_app(config)
+    server = make_server(host, port, app, threaded=True)
+    hub = app.extensions[EXTENSION_KEY].subscriptions
+    hub.start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        hub.stop()
         server.server_close()

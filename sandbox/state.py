@@ -14,6 +14,7 @@ from sandbox.config import SandboxConfig
 from sandbox.faults import FaultInjector, FaultSettings
 from sandbox.grants import IdentityStore
 from sandbox.mailbox import Mailbox
+from sandbox.notifications import SubscriptionHub
 from sandbox.throttle import Throttle
 
 EXTENSION_KEY = "outlook_sandbox"
@@ -86,6 +87,8 @@ class SandboxState:
         self.request_log: list[RequestRecord] = []
         self._gate: threading.Event | None = None
         self.mailboxes: dict[str, Mailbox] = {}
+        self.subscriptions = SubscriptionHub(config)
+        """Graph subscriptions, their queued change notifications and their delivery."""
         self._load_mailboxes()
 
     def _load_mailboxes(self) -> None:
@@ -95,12 +98,15 @@ class SandboxState:
         self.mailboxes = {
             box.user_id: box.copy(f"sandbox-live:{self.config.seed}:{box.user_id}") for box in seeded
         }
+        for box in self.mailboxes.values():
+            box.observer = self.subscriptions.observe
 
     def reset(self) -> None:
         """Back to the seeded data, no faults, empty logs and limits. Signing keys and issued grants stay,
         so clients holding tokens keep working."""
         with self.lock:
             self._load_mailboxes()
+            self.subscriptions.clear()
             self.request_log.clear()
             self.faults.log.clear()
             self.faults.configure(FaultSettings.from_config(self.config))
