@@ -1,14 +1,15 @@
-"""Message attachments: list, get (content as base64), add (inline or by upload session), delete."""
+"""Message attachments: list, get (content as base64; attached messages/events/contacts too), add (a
+file inline or by upload session, or an existing item), delete."""
 
 from __future__ import annotations
 
 import base64
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from actions._graph import odata_params
-from actions._inputs import MailboxInput
+from actions._inputs import ActionInput, MailboxInput
 from actions._mail import UploadableAttachmentInput
 from actions._upload import add_file_attachment
 from actions.models import GraphObject
@@ -82,7 +83,14 @@ class GetAttachmentInput(AttachmentIdInput):
     include_content: bool = Field(
         default=True,
         title="Include content",
-        description="Return the file's bytes (base64). Off: only the attachment's properties.",
+        description="Return the content (base64): a file's bytes; an attached message as MIME, an event"
+        " as iCalendar, a contact as vCard (one more request). Off: only the attachment's properties.",
+    )
+    include_item: bool = Field(
+        default=True,
+        title="Include attached item",
+        description="For an attached message, event or contact: also return the item as Graph JSON (in"
+        " the same request). Off: only the attachment's properties.",
     )
 
 
@@ -92,49 +100,113 @@ class AttachmentWithContent(Attachment):
     )
     content_base64: str | None = Field(
         default=None,
-        description="The bytes, base64-encoded: the file, or the attached item as MIME (message) or"
-        " iCalendar/vCard. Null for links or when `include_content` is off.",
+        description="The content, base64-encoded: the file, or the attached item as MIME (message) or"
+        " iCalendar (event) / vCard (contact). Null for links or when `include_content` is off.",
     )
     item: dict[str, Any] | None = Field(
-        default=None, description="For an item attachment: the attached message/event/contact as Graph JSON."
+        default=None,
+        description="For an item attachment (with `include_item`): the attached message/event/contact as"
+        " Graph JSON, its `@odata.type` included.",
     )
+
+
+_KINDS = {"#microsoft.graph.itemAttachment": "item", "#microsoft.graph.referenceAttachment": "reference"}
+_EXPAND_ITEM = "microsoft.graph.itemattachment/item"
 
 
 @returns(AttachmentWithContent)
 def get_attachment(ctx: ActionContext, params: GetAttachmentInput) -> dict[str, Any]:
     path = _attachment_path(ctx, params)
-    attachment = ctx.graph.get_json(path)
-    kind = str(attachment.get("@odata.type", "")).rsplit(".", 1)[-1]
+    query = {"$expand": _EXPAND_ITEM} if params.include_item else None
+    attachment = ctx.graph.get_json(path, params=query)
     out = _without_annotations(attachment)
+    out["kind"] = kind = _KINDS.get(str(attachment.get("@odata.type")), "file")
     content = out.pop("contentBytes", None)
-    out["item"] = None
-    if kind == "itemAttachment":
-        out["kind"] = "item"
-        expanded = ctx.graph.get_json(path, params={"$expand": "microsoft.graph.itemattachment/item"})
-        item = expanded.get("item")
-        out["item"] = item if isinstance(item, dict) else None
-        if params.include_content:
-            raw = ctx.graph.request("GET", path + "/$value").content
-            content = base64.b64encode(raw).decode("ascii")
-    elif kind == "referenceAttachment":
-        out["kind"] = "reference"
-        content = None
-    else:
-        out["kind"] = "file"
-    out["content_base64"] = content if params.include_content else None
+    item = out.pop("item", None)
+    out["item"] = item if isinstance(item, dict) else None
+    if kind == "item" and params.include_content:
+        raw = ctx.graph.request("GET", path + "/$value").content
+        content = base64.b64encode(raw).decode("ascii")
+    out["content_base64"] = content if params.include_content and kind != "reference" else None
     return out
 
 
-class AddAttachmentInput(AttachmentMessageInput):
-    """Attach a file to a draft (or a message): under 3 MB in one request, up to 150 MB uploaded in chunks."""
+class ItemToAttach(ActionInput):
+    """An existing message, event or contact of the same mailbox, attached as a copy (an item
+    attachment). The copy carries the item's properties and body, not the item's own attachments."""
 
-    attachment: UploadableAttachmentInput = Field(title="File")
+    kind: Literal["message", "event", "contact"] = Field(title="Item type")
+    id: str = Field(min_length=1, title="Item id", description="Graph id of the message, event or contact.")
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        title="Attachment name",
+        description="Empty: the item's subject (a contact's display name).",
+    )
+
+
+_MESSAGE_COPY = (
+    "subject", "body", "from", "sender", "toRecipients", "ccRecipients", "bccRecipients", "replyTo",
+    "importance", "categories", "internetMessageId",
+)  # fmt: skip
+_EVENT_COPY = (
+    "subject", "body", "start", "end", "location", "attendees", "isAllDay", "showAs", "sensitivity",
+    "importance", "categories",
+)  # fmt: skip
+_CONTACT_COPY = (
+    "givenName", "middleName", "surname", "nickName", "title", "displayName", "jobTitle", "companyName",
+    "department", "officeLocation", "emailAddresses", "businessPhones", "homePhones", "mobilePhone",
+    "businessAddress", "homeAddress", "personalNotes", "birthday", "categories",
+)  # fmt: skip
+_ITEMS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "message": ("messages", "#microsoft.graph.message", _MESSAGE_COPY),
+    "event": ("events", "#microsoft.graph.event", _EVENT_COPY),
+    "contact": ("contacts", "#microsoft.graph.contact", _CONTACT_COPY),
+}
+"""Item kind -> (collection, @odata.type, the writable properties its copy takes)."""
+
+
+class AddAttachmentInput(AttachmentMessageInput):
+    """Attach a file to a draft (or a message): under 3 MB in one request, up to 150 MB uploaded in
+    chunks. Or attach an existing message, event or contact of the mailbox (an item attachment)."""
+
+    attachment: UploadableAttachmentInput | None = Field(default=None, title="File")
+    item: ItemToAttach | None = Field(
+        default=None,
+        title="Item",
+        description="Attach this message, event or contact instead of a file (needs Calendars.Read or"
+        " Contacts.Read for events and contacts).",
+    )
+
+    @model_validator(mode="after")
+    def _one_thing_to_attach(self) -> AddAttachmentInput:
+        if (self.attachment is None) == (self.item is None):
+            raise ValueError("attachment or item: give exactly one thing to attach")
+        return self
 
 
 @returns(Attachment)
 def add_attachment(ctx: ActionContext, params: AddAttachmentInput) -> dict[str, Any]:
+    if params.item is not None:
+        return _without_annotations(_attach_item(ctx, params, params.item))
+    assert params.attachment is not None
     created = add_file_attachment(ctx, _message_path(ctx, params), params.attachment)
     return _without_annotations(created)
+
+
+def _attach_item(ctx: ActionContext, params: AddAttachmentInput, item: ItemToAttach) -> dict[str, Any]:
+    """Read the item's writable properties, then post them as an itemAttachment (Graph takes an
+    attached item's content, not a reference to it)."""
+    collection, odata_type, properties = _ITEMS[item.kind]
+    source = ctx.graph.get_json(
+        f"{ctx.mailbox(params.user_id)}/{collection}/{quote_segment(item.id)}",
+        params=odata_params(select=list(properties)),
+    )
+    copy = {"@odata.type": odata_type, **{k: v for k, v in source.items() if k in properties}}
+    name = item.name or source.get("subject") or source.get("displayName") or item.kind
+    body = {"@odata.type": "#microsoft.graph.itemAttachment", "name": name, "item": copy}
+    created: dict[str, Any] = ctx.graph.post_json(f"{_message_path(ctx, params)}/attachments", json=body)
+    return created
 
 
 class DeleteAttachmentInput(AttachmentIdInput):
@@ -154,5 +226,16 @@ def delete_attachment(ctx: ActionContext, params: DeleteAttachmentInput) -> dict
 
 
 def _without_annotations(value: dict[str, Any]) -> dict[str, Any]:
-    """Graph's JSON without OData annotations other than ``@odata.type``."""
-    return {k: v for k, v in value.items() if not k.startswith("@") or k == "@odata.type"}
+    """Graph's JSON without OData annotations (``@odata.context``, ``item@odata.context``...) other than
+    ``@odata.type``, at every level."""
+    return {
+        key: _without_annotations(item) if isinstance(item, dict) else _clean_list(item)
+        for key, item in value.items()
+        if "@" not in key or key == "@odata.type"
+    }
+
+
+def _clean_list(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_without_annotations(v) if isinstance(v, dict) else v for v in value]
+    return value

@@ -5,6 +5,8 @@ leaves the Graph host, and bad input fails before any request."""
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
 import http.server
 import os
 import threading
@@ -100,6 +102,129 @@ def test_small_attachment_add_list_get_delete(
     )
     assert after["count"] == 0
     assert _message(server, seed.DEFAULT_USER, draft)["hasAttachments"] is False  # type: ignore[index]
+
+
+def _items_message(server: SandboxServer) -> tuple[str, dict[str, str]]:
+    """The seeded message carrying item attachments and a link, and its attachment ids by name."""
+    user = server.state.find_user(seed.DEFAULT_USER)
+    assert user is not None
+    box = server.state.mailbox(user["id"])
+    for message_id, attachments in box.attachments.items():
+        if any(a["@odata.type"] == "#microsoft.graph.itemAttachment" for a in attachments):
+            return message_id, {a["name"]: a["id"] for a in attachments}
+    raise AssertionError("the sandbox seeded no item attachment")
+
+
+def test_get_attachment_returns_attached_items_with_their_content(
+    runtime: Runtime, connection: Connection, server: SandboxServer
+) -> None:
+    message_id, ids = _items_message(server)
+
+    def get(name: str, **options: bool) -> dict[str, Any]:
+        params = {"message_id": message_id, "attachment_id": ids[name], "user_id": seed.DEFAULT_USER}
+        return runtime.run_action("get_attachment", {**params, **options}, connection)
+
+    server.state.request_log.clear()
+    note = get("Signed delivery note - order 4471")
+    requests = _graph_requests(server)
+    assert [(r.method, r.query.get("$expand")) for r in requests] == [
+        ("GET", "microsoft.graph.itemattachment/item"),
+        ("GET", None),
+    ]
+    assert requests[1].path.endswith("/$value")
+    assert note["kind"] == "item" and note["item"]["@odata.type"] == "#microsoft.graph.message"
+    assert note["item"]["subject"] == "Signed delivery note - order 4471"
+    assert [a["name"] for a in note["item"]["attachments"]] == ["delivery-note-4471.txt"]
+    assert not any("@odata.context" in key for key in [*note, *note["item"]])
+    mime = email.message_from_bytes(base64.b64decode(note["content_base64"]), policy=email.policy.default)
+    assert mime["Subject"] == "Signed delivery note - order 4471"
+
+    event = get("Warehouse walkthrough")
+    assert event["item"]["start"]["timeZone"] == "UTC"
+    assert base64.b64decode(event["content_base64"]).startswith(b"BEGIN:VCALENDAR\r\n")
+    contact = get("Ruud de Vries")
+    assert contact["item"]["companyName"] == "Northbeam Logistics"
+    assert b"FN:Ruud de Vries\r\n" in base64.b64decode(contact["content_base64"])
+
+    server.state.request_log.clear()
+    bare = get("Warehouse walkthrough", include_content=False, include_item=False)
+    assert bare["item"] is None and bare["content_base64"] is None and bare["kind"] == "item"
+    assert [r.query for r in _graph_requests(server)] == [{}]  # one request, nothing expanded
+
+    link = get("Depot capacity plan.xlsx")
+    assert link["kind"] == "reference" and link["content_base64"] is None and link["item"] is None
+    first_file = next(iter(ids))
+    server.state.request_log.clear()
+    file = get(first_file)
+    assert file["kind"] == "file" and file["content_base64"] and len(_graph_requests(server)) == 1
+
+
+@pytest.mark.graph_nonconformant(
+    "the held OpenAPI documents lack the contacts module (PersonalContacts.yml)",
+    match=r"^\w+ /(me|users/[^/]+)/contacts(/[^/]+)?$",
+)
+@pytest.mark.parametrize(
+    ("kind", "collection", "title_key"),
+    [
+        ("message", "messages", "subject"),
+        ("event", "events", "subject"),
+        ("contact", "contacts", "displayName"),
+    ],
+)
+def test_add_attachment_attaches_an_existing_item(
+    runtime: Runtime,
+    connection: Connection,
+    server: SandboxServer,
+    kind: str,
+    collection: str,
+    title_key: str,
+) -> None:
+    source = runtime.run_action(
+        "raw_request",
+        {"method": "GET", "path": f"{USER}/{collection}", "query": {"$top": "1"}},
+        connection,
+    )["body"]["value"][0]
+    draft = _draft(runtime, connection, f"with an attached {kind}")
+    server.state.request_log.clear()
+    added = runtime.run_action(
+        "add_attachment",
+        {"message_id": draft, "user_id": seed.DEFAULT_USER, "item": {"kind": kind, "id": source["id"]}},
+        connection,
+    )
+    requests = _graph_requests(server)
+    assert [r.method for r in requests] == ["GET", "POST"]
+    assert requests[1].body["@odata.type"] == "#microsoft.graph.itemAttachment"
+    assert "id" not in requests[1].body["item"]  # a copy of the item's content, not a reference
+    assert added["name"] == source[title_key] and added["@odata.type"] == "#microsoft.graph.itemAttachment"
+    got = runtime.run_action(
+        "get_attachment",
+        {"message_id": draft, "attachment_id": added["id"], "user_id": seed.DEFAULT_USER},
+        connection,
+    )
+    assert got["kind"] == "item" and got["item"][title_key] == source[title_key]
+    assert got["item"]["@odata.type"] == f"#microsoft.graph.{kind}"
+    assert _message(server, seed.DEFAULT_USER, draft)["hasAttachments"] is True  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {
+            "attachment": {"name": "a.txt", "content_base64": "YQ=="},
+            "item": {"kind": "message", "id": "AAMkAGSample="},
+        },
+    ],
+    ids=["nothing", "both"],
+)
+def test_add_attachment_takes_exactly_one_thing_before_any_request(
+    runtime: Runtime, connection: Connection, server: SandboxServer, extra: dict[str, Any]
+) -> None:
+    server.state.request_log.clear()
+    with pytest.raises(InputValidationError) as failed:
+        runtime.run_action("add_attachment", {"message_id": "AAMkAGSample=", **extra}, connection)
+    assert "attachment or item" in str(failed.value)
+    assert _graph_requests(server) == []
 
 
 def test_large_attachment_is_uploaded_in_ranges_without_the_token(

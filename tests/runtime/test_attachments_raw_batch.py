@@ -137,7 +137,9 @@ def test_get_item_attachment_returns_the_item_and_its_mime(
     out = runtime.run_action("get_attachment", {"message_id": "m1", "attachment_id": "a1"}, connection)
     assert out["kind"] == "item" and out["item"]["subject"] == "Lunch"
     assert base64.b64decode(out["content_base64"]) == mime
-    assert len(graph.requests) == 3
+    # the item comes expanded with the properties (one request), its MIME through $value (a second)
+    expands = [r.url.params.get("$expand") for r in graph.requests]
+    assert expands == ["microsoft.graph.itemattachment/item", None]
 
 
 def _sub(status: int, body: Any = None, retry_after: str | None = None) -> dict[str, Any]:
