@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -24,6 +25,7 @@ import pytest
 from tests.support import graph_docs
 from tests.support.docs_contract import DocCall, doc_call, encode_path
 from tests.support.graph_conformance import openapi_index
+from tests.support.listener import Listener
 from tests.support.sandbox import WELL_KNOWN_FOLDERS, SandboxIds, delegated_token, graph_client
 
 pytestmark = [graph_docs.requires_docs(), graph_docs.requires_openapi()]
@@ -180,8 +182,23 @@ def sandbox_segments(call: DocCall, ids: SandboxIds) -> list[str]:
             segment = _calendar_ids(ids)["invitation" if after in _INVITATION_SEGMENTS else "organized"]
         elif before == "calendars":  # calendar
             segment = _calendar_ids(ids)["calendar"]
+        elif before == "subscriptions":  # subscriptions
+            segment = ids.subscription
         out.append(segment)
     return out
+
+
+def sandbox_body(call: DocCall, notification_url: str) -> None:
+    """subscriptions: the docs' webhook URLs (a host a test cannot reach) become a local listener, and
+    their expirationDateTime (2016, long past) one hour from now, as a live Graph needs."""
+    if not (call.segments and call.segments[0].lower() == "subscriptions" and isinstance(call.body, dict)):
+        return
+    for name in ("notificationUrl", "lifecycleNotificationUrl"):
+        if name in call.body:
+            call.body[name] = f"{notification_url}/{name}"
+    if "expirationDateTime" in call.body:
+        expires = datetime.now(UTC) + timedelta(hours=1)
+        call.body["expirationDateTime"] = expires.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def send(client: httpx.Client, call: DocCall, segments: list[str]) -> httpx.Response:
@@ -212,16 +229,17 @@ def missing_keys(documented: Any, answered: Any) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[tuple[Any, str]]:
-    """One sandbox for the module (and a token of its default user); each test resets its data."""
+def sandbox() -> Iterator[tuple[Any, str, str]]:
+    """One sandbox for the module (and a token of its default user, and the URL of a webhook listener
+    that passes Graph's validation handshake); each test resets its data."""
     from sandbox.server import SandboxServer
 
-    with SandboxServer() as server:
-        yield server, delegated_token(server.url)
+    with SandboxServer() as server, Listener() as listener:
+        yield server, delegated_token(server.url), listener.url
 
 
 @pytest.mark.parametrize("name", _params())
-def test_sandbox_answers_documented_request(name: str, sandbox: tuple[Any, str]) -> None:
+def test_sandbox_answers_documented_request(name: str, sandbox: tuple[Any, str, str]) -> None:
     example = graph_docs.example(name)
     index = openapi_index()
     assert index is not None
@@ -232,10 +250,11 @@ def test_sandbox_answers_documented_request(name: str, sandbox: tuple[Any, str])
         operation = f"{call.method} {example.path}"
     if operation not in served_operations():
         pytest.skip(f"sandbox does not serve {operation} yet")
-    server, token = sandbox
+    server, token, listener_url = sandbox
     server.state.reset()  # the seeded data again; issued tokens stay valid
+    sandbox_body(call, listener_url)
     with graph_client(server.graph_url, token) as client:
-        segments = sandbox_segments(call, SandboxIds(client))
+        segments = sandbox_segments(call, SandboxIds(client, listener_url))
         response = send(client, call, segments)
     body: Any = None
     if response.content and "json" in response.headers.get("content-type", ""):

@@ -15,7 +15,7 @@ from sandbox import seed
 from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
 from tests.sandbox.conftest import app_token, delegated_tokens
-from tests.sandbox.listener import Listener
+from tests.support.listener import Listener
 
 SCOPES = (
     "openid profile offline_access User.Read Mail.ReadWrite Mail.Send Calendars.ReadWrite Contacts.ReadWrite"

@@ -73,8 +73,10 @@ def graph_client(graph_url: str, token: str) -> httpx.Client:
 class SandboxIds:
     """Real ids of the signed-in user's mailbox in a sandbox, found or created on first use."""
 
-    def __init__(self, client: httpx.Client) -> None:
+    def __init__(self, client: httpx.Client, notification_url: str | None = None) -> None:
         self.client = client
+        self.notification_url = notification_url
+        """A listening webhook endpoint (tests/support/listener.py), for ``subscription``."""
 
     def _get(self, path: str, **params: str) -> Any:
         answer = self.client.get(path, params=params)
@@ -140,6 +142,22 @@ class SandboxIds:
     def folder(self) -> str:
         """A new top-level folder (one the test may change or delete)."""
         return str(self._post("/me/mailFolders", {"displayName": "Docs test folder"})["id"])
+
+    @cached_property
+    def subscription(self) -> str:
+        """A new subscription to the user's messages, notifying ``notification_url``."""
+        from datetime import UTC, datetime, timedelta
+
+        assert self.notification_url, "SandboxIds needs a notification_url to subscribe"
+        expires = datetime.now(UTC) + timedelta(hours=1)
+        body = {
+            "changeType": "created,updated",
+            "notificationUrl": self.notification_url,
+            "resource": "me/messages",
+            "expirationDateTime": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "clientState": "docs-test-client-state",
+        }
+        return str(self._post("/subscriptions", body)["id"])
 
 
 def _quote(value: str) -> str:
