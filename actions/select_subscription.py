@@ -23,10 +23,8 @@ def select_subscription(ctx: ActionContext, params: SelectSubscriptionInput) -> 
 
 
 def _subscription_option(subscription: dict[str, Any]) -> dict[str, Any]:
-    details = [
-        str(subscription.get("changeType") or ""),
-        f"expires {subscription['expirationDateTime']}" if subscription.get("expirationDateTime") else "",
-    ]
+    expiry = str(subscription.get("expirationDateTime") or "")[:16].replace("T", " ")
+    details = [str(subscription.get("changeType") or ""), f"expires {expiry} UTC" if expiry else ""]
     return {
         "key": subscription["id"],
         "label": subscription.get("resource") or subscription["id"],

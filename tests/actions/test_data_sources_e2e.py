@@ -13,9 +13,12 @@ import pytest
 from actions.categories import COLOR_NAMES
 from actions.select_mail import FOLDER_REQUESTS_PER_CALL
 from connections.base import Connection
+from connector.errors import InputValidationError
 from connector.runtime import Runtime
+from sandbox import seed
 from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
+from tests.support.listener import Listener
 
 MESSAGES_PER_USER = 2500
 
@@ -324,8 +327,6 @@ def test_time_zones_windows_and_iana(calls: Calls, runtime: Runtime, connection:
 
 
 def test_a_cursor_from_other_inputs_is_refused_before_any_request(calls: Calls) -> None:
-    from connector.errors import InputValidationError
-
     first = calls("select_message", page_size=5)
     before = calls.graph_requests()
     with pytest.raises(InputValidationError) as caught:
@@ -334,3 +335,34 @@ def test_a_cursor_from_other_inputs_is_refused_before_any_request(calls: Calls) 
     with pytest.raises(InputValidationError):
         calls("select_contact", cursor=first["next_cursor"])
     assert calls.graph_requests() == before
+
+
+# -- subscriptions -------------------------------------------------------------------------------------------
+def test_subscriptions_of_the_app_with_their_resources(
+    calls: Calls, runtime: Runtime, connection: Connection
+) -> None:
+    assert calls("select_subscription")["options"] == []
+    mailbox = "me" if not connection.app_only else f"users/{seed.DEFAULT_USER}"
+    expiry = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created: dict[str, str] = {}
+    with Listener() as listener:
+        for resource in (f"{mailbox}/mailFolders('inbox')/messages", f"{mailbox}/events"):
+            body = {
+                "changeType": "created,updated",
+                "notificationUrl": listener.url,
+                "resource": resource,
+                "expirationDateTime": expiry,
+                "clientState": "secret-client-state",
+            }
+            request = {"method": "POST", "path": "/subscriptions", "body": body}
+            created[runtime.run_action("raw_request", request, connection)["body"]["id"]] = resource
+    other = calls("select_subscription")
+    assert {o["key"]: o["label"] for o in other["options"]} == created
+    assert other["next_cursor"] is None and calls.requests[-1] == 1
+    expires = f"expires {expiry[:16].replace('T', ' ')} UTC"
+    assert all(o["description"] == f"created,updated · {expires}" for o in other["options"])
+    assert "secret-client-state" not in str(other)
+    events = calls("select_subscription", search="EVENTS")["options"]
+    assert [o["label"] for o in events] == [f"{mailbox}/events"]
+    got = runtime.run_action("raw_request", {"path": f"/subscriptions/{events[0]['key']}"}, connection)
+    assert got["body"]["resource"] == f"{mailbox}/events"  # the key is an id Graph takes

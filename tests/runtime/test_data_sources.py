@@ -222,7 +222,7 @@ def test_select_subscription_pages_with_graphs_next_link_and_filters_the_page(
     assert first["options"][0] == {
         "key": "sub-1",
         "label": "me/mailFolders('inbox')/messages",
-        "description": "created,updated · expires 2026-12-01T00:00:00Z",
+        "description": "created,updated · expires 2026-12-01 00:00 UTC",
     }
     assert "never-shown" not in json.dumps(first)
     second = runtime.run_data_source("select_subscription", {"cursor": first["next_cursor"]}, connection)
