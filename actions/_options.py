@@ -16,6 +16,7 @@ import base64
 import binascii
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, Field, PrivateAttr, field_validator, model_validator
@@ -170,7 +171,7 @@ def link_page_output(
     params: DataSourceInput,
     path: str,
     query: dict[str, str],
-    option: Any,
+    option: Callable[[dict[str, Any]], dict[str, Any]],
     *,
     headers: dict[str, str] | None = None,
     top: bool = True,

@@ -83,11 +83,10 @@ class SelectLanguageInput(MailboxDataSourceInput):
 def select_language(ctx: ActionContext, params: SelectLanguageInput) -> dict[str, Any]:
     listed = list_supported_languages(ctx, ListSupportedLanguagesInput(user_id=params.user_id))
     options = [
-        {"key": language["locale"], "label": language.get("displayName") or language["locale"],
-         "description": language["locale"]}
+        {"key": locale, "label": language.get("displayName") or locale, "description": locale}
         for language in listed["languages"]
-        if language.get("locale")
-    ]  # fmt: skip
+        if (locale := language.get("locale"))
+    ]
     return local_page_output(params, options)
 
 
