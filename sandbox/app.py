@@ -49,20 +49,43 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     app.register_error_handler(GraphError, _graph_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
-    app.wsgi_app = _TrimTrailingSlash(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = _GraphPaths(app.wsgi_app, app)  # type: ignore[method-assign]
     return app
 
 
-class _TrimTrailingSlash:
-    """Graph answers ``/me/mailFolders/`` like ``/me/mailFolders``; Flask routes need one spelling."""
+class _GraphPaths:
+    """Graph's URL spellings, made the one spelling Flask routes know (in one place, before routing):
 
-    def __init__(self, wsgi_app: Any) -> None:
+    - a trailing slash is dropped (``/me/mailFolders/`` is ``/me/mailFolders``);
+    - resource and action names are case-insensitive (``/me/mailfolders/{id}/childfolders`` is
+      ``/me/mailFolders/{id}/childFolders``): a segment that spells a route's literal segment in
+      another case gets the route's spelling. Other segments - ids (case-sensitive base64), UPNs,
+      well-known folder names - are left exactly as sent.
+    """
+
+    def __init__(self, wsgi_app: Any, app: Flask) -> None:
         self.wsgi_app = wsgi_app
+        self.app = app
+        self._spellings: dict[str, str] | None = None
+
+    def spellings(self) -> dict[str, str]:
+        """Lower-cased literal segment -> the routes' spelling (built once every route is registered)."""
+        if self._spellings is None:
+            found: dict[str, set[str]] = {}
+            for rule in self.app.url_map.iter_rules():
+                if rule.rule.startswith("/v1.0/"):
+                    for part in rule.rule.split("/"):
+                        if part and "<" not in part:
+                            found.setdefault(part.lower(), set()).add(part)
+            self._spellings = {low: next(iter(forms)) for low, forms in found.items() if len(forms) == 1}
+        return self._spellings
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path.startswith("/v1.0/") and len(path) > len("/v1.0/") and path.endswith("/"):
-            environ["PATH_INFO"] = path.rstrip("/")
+        if path.startswith("/v1.0/") and len(path) > len("/v1.0/"):
+            spellings = self.spellings()
+            segments = path.rstrip("/").split("/")
+            environ["PATH_INFO"] = "/".join(spellings.get(s.lower(), s) for s in segments)
         result: Iterable[bytes] = self.wsgi_app(environ, start_response)
         return result
 

@@ -82,9 +82,7 @@ SANDBOX_GAPS: dict[str, str] = {
     "update_eventmessage": _EVENT_MESSAGES,
     "get_mailSearchfolder": _SEARCH_FOLDERS,
     "update_mailsearchfolder": _SEARCH_FOLDERS,
-    "create_mailsearchfolder": _SEARCH_FOLDERS
-    + "; and its routes are case-sensitive: /me/mailfolders/{id}/childfolders (as documented) is 400"
-    " 'Resource not found for the segment', where Graph's URL segments are case-insensitive",
+    "create_mailsearchfolder": _SEARCH_FOLDERS,
     "get_opentypeextension_3": _EXTENSIONS,
     "get_opentypeextension_5": _EXTENSIONS,
     "post_opentypeextension_1": _EXTENSIONS,
