@@ -351,6 +351,9 @@ class CalendarStore:
                 "_end": end,
             }
         )
+        changes = master.get("_exceptions", {}).get(occurrence["id"])
+        if changes:  # answered (or changed) on its own: an exception of the series
+            occurrence.update(changes, type="exception")
         return occurrence
 
     def find_event(self, box: UserCalendars, event_id: str) -> dict[str, Any] | None:
@@ -634,6 +637,9 @@ def record_response(
     """An attendee answers: their copy, and the organizer's attendee list, show it (with the time
     they propose instead, if any)."""
     when = stamp(store.now())
+    if event.get("seriesMasterId") and event["id"] not in box.events:
+        _answer_occurrence(store, box, event, {"response": response, "time": when}, proposal)
+        return
     event["responseStatus"] = {"response": response, "time": when}
     if response == "tentativelyAccepted":
         event["showAs"] = "tentative"
@@ -647,3 +653,32 @@ def record_response(
                     attendee["proposedNewTime"] = proposal
         if copy is not event:
             store.touch(copy)
+
+
+def _answer_occurrence(
+    store: CalendarStore,
+    box: UserCalendars,
+    occurrence: dict[str, Any],
+    status: dict[str, str],
+    proposal: dict[str, Any] | None,
+) -> None:
+    """One occurrence answered: it alone becomes an exception of its series, in the attendee's
+    calendar and in every copy's attendee list; the other occurrences keep their answers."""
+    suffix = occurrence["id"].rpartition("_")[2]
+    mail = box.user["mail"].lower()
+    for owner, master in store.copies(occurrence):
+        if not master.get("recurrence"):
+            continue
+        changes = master.setdefault("_exceptions", {}).setdefault(f"{master['id']}_{suffix}", {})
+        attendees = [dict(a) for a in changes.get("attendees", master["attendees"])]
+        for attendee in attendees:
+            if str(attendee["emailAddress"].get("address", "")).lower() == mail:
+                attendee["status"] = dict(status)
+                if proposal is not None:
+                    attendee["proposedNewTime"] = proposal
+        changes["attendees"] = attendees
+        if owner is box:
+            changes["responseStatus"] = dict(status)
+            if status["response"] == "tentativelyAccepted":
+                changes["showAs"] = "tentative"
+        store.touch(master)
