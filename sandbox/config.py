@@ -58,6 +58,10 @@ class SandboxConfig:
 
     max_request_bytes: int = 4 * 1024 * 1024
     """Graph refuses larger request bodies with 413."""
+    upload_bytes_per_window: int = 150 * 1024 * 1024
+    upload_window_seconds: float = 300
+    """Outlook's upload limit per app and mailbox: 150 MB in 5 minutes; upload fragments beyond it
+    answer 429 with Retry-After (the seconds until enough of the window has passed)."""
 
     # Subscriptions and change notifications (sandbox/notifications.py).
     validation_timeout: float = 10.0

@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 import secrets
 import weakref
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +42,7 @@ from sandbox.graph import (
     json_body,
     no_content,
     open_mailbox,
+    principal,
     user_segment,
 )
 from sandbox.graph_messages import find_message
@@ -49,6 +52,7 @@ from sandbox.message_model import now_stamp
 from sandbox.mime import attachment_bytes, attachment_media_type
 from sandbox.odata import option
 from sandbox.state import SandboxState, current_state
+from sandbox.throttle import format_retry_after
 
 MAX_ATTACHMENT_BYTES = 150 * 1024 * 1024
 MAX_FRAGMENT_BYTES = 4 * 1024 * 1024
@@ -62,6 +66,7 @@ _ITEM_FIELDS = {"attachmentType", "name", "size", "contentType", "isInline", "co
 class UploadSession:
     session_id: str
     token: str
+    app_id: str
     owner_id: str
     message_id: str
     name: str
@@ -71,14 +76,56 @@ class UploadSession:
     content_id: str | None
     expires: datetime
     data: bytearray = field(default_factory=bytearray)
+    location: str | None = None
+    """The attachment's URL once the last byte arrived (the session then answers re-sent fragments
+    with it, until it expires)."""
 
 
 _SESSIONS: weakref.WeakKeyDictionary[SandboxState, dict[str, UploadSession]] = weakref.WeakKeyDictionary()
 
 
 def sessions(state: SandboxState) -> dict[str, UploadSession]:
-    """The open upload sessions of one sandbox."""
+    """The upload sessions of one sandbox (open, or completed and not yet expired)."""
     return _SESSIONS.setdefault(state, {})
+
+
+class UploadBudget:
+    """Outlook's upload limit: so many bytes per app and mailbox in a sliding window."""
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._recent: dict[tuple[str, str], deque[tuple[float, int]]] = {}
+
+    def take(self, key: tuple[str, str], size: int) -> float | None:
+        """Count ``size`` bytes, or return the seconds to wait before they fit (nothing counted)."""
+        now = self.clock()
+        recent = self._recent.setdefault(key, deque())
+        while recent and recent[0][0] <= now - self.window:
+            recent.popleft()
+        used = sum(n for _, n in recent)
+        if used + size > self.limit:
+            freed, wait = 0, 0.0
+            for moment, count in recent:  # the oldest uploads leave the window first
+                freed += count
+                wait = moment + self.window - now
+                if used - freed + size <= self.limit:
+                    break
+            return max(wait, 0.001)
+        recent.append((now, size))
+        return None
+
+
+_BUDGETS: weakref.WeakKeyDictionary[SandboxState, tuple[object, UploadBudget]] = weakref.WeakKeyDictionary()
+
+
+def upload_budget(state: SandboxState) -> UploadBudget:
+    """The sandbox's upload budget; a fresh one when the state was reset (reloaded its mailboxes)."""
+    held = _BUDGETS.get(state)
+    if held is None or held[0] is not state.mailboxes:
+        config = state.config
+        budget = UploadBudget(config.upload_bytes_per_window, config.upload_window_seconds, config.clock)
+        held = _BUDGETS[state] = (state.mailboxes, budget)
+    return held[1]
 
 
 def _stamp(moment: datetime) -> str:
@@ -121,6 +168,7 @@ def create_upload_session(user_ref: str | None, message_id: str) -> Response:
         session = UploadSession(
             session_id=secrets.token_urlsafe(24),
             token=secrets.token_urlsafe(32),
+            app_id=principal().app_id,
             owner_id=str(owner["id"]),
             message_id=message_id,
             name=item["name"],
@@ -286,6 +334,8 @@ def upload_fragment(session_id: str) -> Response:
     if len(chunk) > MAX_FRAGMENT_BYTES:
         return graph_error_response(413, "RequestEntityTooLarge", "A fragment must be under 4 MB.")
     with state.lock:
+        if session.location is not None:  # complete: a fragment sent again gets the same answer
+            return _created(session.location)
         received = len(session.data)
         if end < received:  # a fragment sent again (its answer was lost): nothing changes
             return _progress(session)
@@ -295,12 +345,20 @@ def upload_fragment(session_id: str) -> Response:
                 "InvalidRange",
                 f"The fragment starts at byte {start}; the next expected byte is {received}.",
             )
+        wait = upload_budget(state).take((session.app_id, session.owner_id), len(chunk))
+        if wait is not None:
+            return graph_error_response(
+                429,
+                "ApplicationThrottled",
+                "Application is over its upload limit for this mailbox (150 MB in 5 minutes).",
+                {"Retry-After": format_retry_after(wait)},
+            )
         session.data.extend(chunk)
         if len(session.data) < session.size:
             return _progress(session)
-        sessions(state).pop(session_id, None)
         box = state.mailbox(session.owner_id)
         if session.message_id not in box.messages:
+            sessions(state).pop(session_id, None)
             return graph_error_response(404, "ErrorItemNotFound", "The message was deleted.")
         attachment = attachment_model.file_attachment(
             box.ids.attachment_id(session.message_id),
@@ -314,12 +372,18 @@ def upload_fragment(session_id: str) -> Response:
         box.set_attachments(
             session.message_id, (*box.attachments_of(session.message_id), attachment), now_stamp()
         )
+        session.data = bytearray()  # kept only as the completed state, until the session expires
+        session.location = (
+            f"{request.host_url}upload/v1.0/Users('{session.owner_id}')/Messages('{session.message_id}')"
+            f"/Attachments('{attachment['id']}')"
+        )
+    return _created(session.location)
+
+
+def _created(location: str) -> Response:
     response = Response(b"", status=201)
     del response.headers["Content-Type"]
-    response.headers["Location"] = (
-        f"{request.host_url}upload/v1.0/Users('{session.owner_id}')/Messages('{session.message_id}')"
-        f"/Attachments('{attachment['id']}')"
-    )
+    response.headers["Location"] = location
     return response
 
 
