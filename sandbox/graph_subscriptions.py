@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import importlib.util
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -198,6 +199,8 @@ def _certificate(value: str | None, certificate_id: str | None) -> None:
         raise bad_request(
             "The encryptionCertificate is not a base64-encoded X.509 certificate.", "ValidationError"
         ) from None
+    if importlib.util.find_spec("sandbox.rich_content") is None:
+        raise bad_request("This sandbox cannot encrypt resource data: includeResourceData is not available.")
 
 
 def _validate_endpoint(hub: SubscriptionHub, url: str) -> None:

@@ -441,9 +441,9 @@ def _item(sub: Subscription, change: Change, change_type: str) -> dict[str, Any]
 
 
 def _add_encrypted_content(item: dict[str, Any], sub: Subscription, resource: dict[str, Any]) -> None:
-    from sandbox.rich_content import encrypt_resource  # helper E2's module
-
     try:
+        from sandbox.rich_content import encrypt_resource
+
         item["encryptedContent"] = encrypt_resource(
             resource, sub.encryption_certificate or "", sub.encryption_certificate_id or ""
         )
