@@ -4,23 +4,19 @@ Graph answers each sub-request separately; throttled ones (429) are sent again, 
 ``Retry-After`` (a bounded number of times), and the combined answers come back in request order.
 A sub-request that may have been applied is never repeated: only 429s (Graph did not run them), 5xx
 answers of idempotent methods, and the 424s of requests that depended on one of those are retried.
+The engine (actions/_batch.py) is shared with the bulk actions.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from actions._batch import MAX_BATCH, SubRequest, run_batch
 from actions._inputs import ActionInput
-from connector._retry import IDEMPOTENT_METHODS, parse_retry_after
 from connector.context import ActionContext
 from connector.schemas import returns
-
-MAX_BATCH = 20
-_RETRYABLE_IF_IDEMPOTENT = frozenset({500, 502, 503, 504})
-_DEFAULT_WAIT = 1.0
 
 
 class BatchItemInput(ActionInput):
@@ -57,18 +53,8 @@ class BatchItemInput(ActionInput):
                 raise ValueError(f"{name!r} cannot be set in a batch request")
         return value
 
-    def to_graph(self, depends_on: list[str]) -> dict[str, Any]:
-        item: dict[str, Any] = {"id": self.id, "method": self.method, "url": self.url}
-        headers = dict(self.headers)
-        if self.body is not None:
-            if not any(name.lower() == "content-type" for name in headers):
-                headers["Content-Type"] = "application/json"
-            item["body"] = self.body
-        if headers:
-            item["headers"] = headers
-        if depends_on:
-            item["dependsOn"] = depends_on
-        return item
+    def sub_request(self) -> SubRequest:
+        return SubRequest(self.id, self.method, self.url, self.body, self.headers, tuple(self.depends_on))
 
 
 class BatchRequestInput(ActionInput):
@@ -122,66 +108,26 @@ class BatchOutput(BaseModel):
 
 @returns(BatchOutput)
 def batch_request(ctx: ActionContext, params: BatchRequestInput) -> dict[str, Any]:
-    sleep = ctx.extras.get("sleep", time.sleep)
-    answers: dict[str, dict[str, Any]] = {}
-    attempts: dict[str, int] = {}
-    pending = list(params.requests)
-    retries = 0
-    waited = 0.0
-    while True:
-        ids = {item.id for item in pending}
-        payload = {"requests": [i.to_graph([d for d in i.depends_on if d in ids]) for i in pending]}
-        idempotent = all(i.method in IDEMPOTENT_METHODS for i in pending)
-        answer = ctx.graph.post_json("/$batch", json=payload, idempotent=idempotent, mailbox="")
-        by_id = {str(r.get("id")): r for r in answer.get("responses", []) if isinstance(r, dict)}
-        again: list[BatchItemInput] = []
-        wait = 0.0
-        for item in pending:
-            attempts[item.id] = attempts.get(item.id, 0) + 1
-            got = by_id.get(item.id) or {"status": 0, "body": {"error": {"code": "NoAnswer"}}}
-            answers[item.id] = got
-            status = int(got.get("status") or 0)
-            retry = (
-                status == 429
-                or (status in _RETRYABLE_IF_IDEMPOTENT and item.method in IDEMPOTENT_METHODS)
-                or (status == 424 and any(d in {a.id for a in again} for d in item.depends_on))
-            )
-            if retry:
-                again.append(item)
-                if status != 424:
-                    wait = max(wait, _retry_after(got))
-        if not again or retries >= params.max_retries or waited + wait > params.max_retry_wait:
-            break
-        ctx.logger.warning("batch: %d sub-requests throttled; retrying in %.2fs", len(again), wait)
-        sleep(wait)
-        waited += wait
-        retries += 1
-        pending = again
+    run = run_batch(
+        ctx,
+        [item.sub_request() for item in params.requests],
+        max_retries=params.max_retries,
+        max_retry_wait=params.max_retry_wait,
+    )
+    if run.error is not None:
+        raise run.error
     responses: list[dict[str, Any]] = []
     ok = 0
     for item in params.requests:
-        got = answers[item.id]
-        status = int(got.get("status") or 0)
-        ok += 200 <= status < 300
-        raw_headers = got.get("headers")
-        headers: dict[str, Any] = raw_headers if isinstance(raw_headers, dict) else {}
+        got = run.answers[item.id]
+        ok += got.ok
         responses.append(
             {
                 "id": item.id,
-                "status": status,
-                "headers": {str(k): str(v) for k, v in headers.items()},
-                "body": got.get("body"),
-                "attempts": attempts[item.id],
+                "status": got.status,
+                "headers": got.headers,
+                "body": got.body,
+                "attempts": got.attempts,
             }
         )
     return {"responses": responses, "count": len(responses), "succeeded": ok, "failed": len(responses) - ok}
-
-
-def _retry_after(answer: dict[str, Any]) -> float:
-    headers = answer.get("headers") or {}
-    for name, value in headers.items() if isinstance(headers, dict) else ():
-        if str(name).lower() == "retry-after":
-            seconds = parse_retry_after(str(value))
-            if seconds is not None:
-                return seconds
-    return _DEFAULT_WAIT

@@ -34,6 +34,22 @@ def slots(key: str, limit: int) -> Slots:
     return pool
 
 
+_several_lock = threading.Lock()
+
+
+def take(pool: Slots, count: int) -> None:
+    """Take ``count`` slots (blocking). One taker of several slots at a time, so two of them can never
+    each hold part of the pool while waiting for the rest; single-slot takers are not held up."""
+    with _several_lock:
+        for _ in range(count):
+            pool.get()
+
+
+def give_back(pool: Slots, count: int) -> None:
+    for _ in range(count):
+        pool.put(None)
+
+
 def mailbox_of(path: str) -> str:
     """``/me/...`` -> ``"me"``; ``/users/{id}/...`` -> the id, decoded and lowercased; else ``""``.
 

@@ -14,7 +14,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, Literal
 
 import httpx
@@ -107,6 +107,8 @@ class GraphClient:
         idempotent: bool | None = None,
         mailbox: str | None = None,
         auth: bool = True,
+        unprocessed: Collection[int] = UNPROCESSED_STATUSES,
+        slots: int = 1,
     ) -> httpx.Response:
         """Send one request (with retries) and return the 2xx response; raise ``GraphError`` otherwise.
 
@@ -115,6 +117,10 @@ class GraphClient:
         http(s) host is allowed (pre-authenticated upload URLs). ``idempotent`` defaults to True
         for GET/HEAD/OPTIONS/PUT/DELETE/PATCH and False for POST. ``mailbox`` names the
         concurrency bucket (default: from the path, ``"me"`` or the ``/users/{id}`` id; ``""``: none).
+        ``unprocessed``: the statuses taken as proof that Graph did not run a non-idempotent request
+        (so it may be sent again); a caller that must never repeat one narrows it (``{429}``).
+        ``slots``: how many of the mailbox's concurrent slots the request holds (a ``$batch`` whose
+        sub-requests Graph runs up to 4 at a time against the mailbox).
         """
         method = method.upper()
         url = self._resolve(path_or_url, auth)
@@ -128,7 +134,8 @@ class GraphClient:
         )
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
-        return self._send(request, idempotent, self._slots_for(mailbox), auth)
+        held = max(1, min(slots, self._max_concurrency))
+        return self._send(request, idempotent, self._slots_for(mailbox), auth, frozenset(unprocessed), held)
 
     def get_json(
         self,
@@ -298,6 +305,8 @@ class GraphClient:
         idempotent: bool,
         slots: _limits.Slots | None,
         auth: bool,
+        unprocessed: frozenset[int] = UNPROCESSED_STATUSES,
+        held: int = 1,
     ) -> httpx.Response:
         policy = self._retry
         send = self._client.send if auth else self._send_without_auth
@@ -310,12 +319,18 @@ class GraphClient:
             try:
                 if slots is None:
                     response = send(request)
-                else:
+                elif held == 1:
                     slots.get()  # wait for a free slot (held for this attempt only, not while sleeping)
                     try:
                         response = send(request)
                     finally:
                         slots.put(None)
+                else:
+                    _limits.take(slots, held)
+                    try:
+                        response = send(request)
+                    finally:
+                        _limits.give_back(slots, held)
             except TRANSIENT_ERRORS as exc:
                 if not idempotent and not isinstance(exc, NOT_SENT_ERRORS):
                     raise _graph_errors.outcome_unknown(
@@ -335,7 +350,7 @@ class GraphClient:
                     return response
                 if status not in policy.retry_statuses:
                     raise self._error(request, response, attempt)
-                if not idempotent and status not in UNPROCESSED_STATUSES:
+                if not idempotent and status not in unprocessed:
                     raise _graph_errors.outcome_unknown(
                         request.method, self._relative_path(str(request.url)), "", response=response
                     )
