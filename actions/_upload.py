@@ -2,21 +2,56 @@
 
 Upload sessions (``POST .../attachments/createUploadSession``) answer a pre-authenticated
 ``uploadUrl``; the bytes go there in ranges under 4 MB (multiples of 320 KiB) with NO Authorization
-header: the connection's token never leaves for the upload host.
+header: the connection's token never leaves for the upload host. A message with such a file is sent
+as a draft: created (or createReply/createReplyAll/createForward), filled, then sent.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from actions._mail import INLINE_ATTACHMENT_LIMIT, AttachmentInput
-from connector.context import ActionContext
+from connector.context import ActionContext, quote_segment
 from connector.errors import GraphError
 
 CHUNK_BYTES = 10 * 320 * 1024
 """3,276,800 bytes per PUT: a multiple of 320 KiB and under Graph's 4 MB per request."""
 _ATTACHMENT_IN_LOCATION = re.compile(r"Attachments\('([^']+)'\)", re.IGNORECASE)
+
+
+def send_draft_with_uploads(
+    ctx: ActionContext, mailbox: str, draft: dict[str, Any], large: Sequence[AttachmentInput]
+) -> None:
+    """Upload ``large`` files into a draft just created for them, then send the draft (once).
+
+    The way every send with a file of 3 MB or more goes (send, reply, reply all, forward): if an
+    upload fails the draft is deleted and nothing is sent; the send is a POST never repeated when
+    Graph may have applied it.
+    """
+    draft_path = fill_draft(ctx, mailbox, draft, large)
+    ctx.graph.request("POST", f"{draft_path}/send")
+
+
+def fill_draft(
+    ctx: ActionContext, mailbox: str, draft: dict[str, Any], large: Sequence[AttachmentInput]
+) -> str:
+    """Upload ``large`` files into a draft just created for them; the draft's path. If an upload
+    fails, the draft is deleted (best effort) and the upload's error raised."""
+    if not isinstance(draft.get("id"), str):
+        raise GraphError("Graph created the draft but answered without its id", code="InvalidResponse")
+    draft_path = f"{mailbox}/messages/{quote_segment(draft['id'])}"
+    try:
+        for attachment in large:
+            upload_file_attachment(ctx, draft_path, attachment, attachment.decoded())
+    except Exception:
+        try:
+            ctx.graph.delete(draft_path)
+        except Exception:  # the upload's error is the one to report
+            ctx.logger.warning("could not delete the unsent draft %s", draft_path)
+        raise
+    return draft_path
 
 
 def add_file_attachment(ctx: ActionContext, message_path: str, attachment: AttachmentInput) -> dict[str, Any]:

@@ -9,11 +9,19 @@ import email.policy
 from email.message import EmailMessage
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from actions._graph import delta_output, odata_params
 from actions._inputs import MailboxInput
-from actions._mail import AttachmentInput, MessageContentInput, Recipients, addresses, recipients_json
+from actions._mail import (
+    REQUEST_LIMIT,
+    MessageContentInput,
+    Recipients,
+    UploadableAttachmentInput,
+    addresses,
+    recipients_json,
+)
+from actions._upload import fill_draft, send_draft_with_uploads
 from actions.messages import MessageIdInput
 from actions.models import DeletedOutput, Message
 from connector.context import ActionContext, quote_segment
@@ -39,9 +47,26 @@ class RespondInput(MessageIdInput):
     cc: Recipients = Field(
         default_factory=list, title="Cc", description="Replace the Cc line (empty: Outlook's default)."
     )
-    attachments: list[AttachmentInput] = Field(
-        default_factory=list, title="Attachments", description="Files under 3 MB each to add."
+    attachments: list[UploadableAttachmentInput] = Field(
+        default_factory=list,
+        title="Attachments",
+        description="Files up to 150 MB each. Under 3 MB they go with the request; a larger one makes the"
+        " action create the response as a draft, upload the file in chunks and then send the draft.",
     )
+
+    @field_validator("attachments")
+    @classmethod
+    def _request_under_limit(cls, value: list[UploadableAttachmentInput]) -> list[UploadableAttachmentInput]:
+        total = sum(len(a.content_base64) for a in value if a.fits_inline)
+        if total >= REQUEST_LIMIT:
+            raise ValueError(
+                f"the files under 3 MB add up to {total:,} base64 bytes; Graph refuses a request over 4 MB"
+            )
+        return value
+
+    def large_attachments(self) -> list[UploadableAttachmentInput]:
+        """The files of 3 MB or more, which go through upload sessions."""
+        return [a for a in self.attachments if not a.fits_inline]
 
 
 class ReplyInput(RespondInput):
@@ -81,6 +106,7 @@ def respond_body(params: RespondInput, kind: Respond) -> dict[str, Any] | None:
     """The body of reply/replyAll/forward (and their create* drafts); None when there is nothing to say.
 
     Forward takes its recipients as ``toRecipients`` beside the comment; reply takes them in ``message``.
+    Files of 3 MB or more are not in it: they are uploaded into the draft afterwards.
     """
     body: dict[str, Any] = {}
     message: dict[str, Any] = {}
@@ -94,8 +120,9 @@ def respond_body(params: RespondInput, kind: Respond) -> dict[str, Any] | None:
             message["toRecipients"] = recipients_json(to)
     if params.cc:
         message["ccRecipients"] = recipients_json(params.cc)
-    if params.attachments:
-        message["attachments"] = [a.to_graph() for a in params.attachments]
+    inline = [a.to_graph() for a in params.attachments if a.fits_inline]
+    if inline:
+        message["attachments"] = inline
     if message:
         body["message"] = message
     return body or None
@@ -107,8 +134,20 @@ class RespondedOutput(BaseModel):
     to: list[str] = Field(description="Recipients named in the input (Outlook adds its defaults).")
 
 
+_CREATE = {"reply": "createReply", "replyAll": "createReplyAll", "forward": "createForward"}
+
+
 def _respond(ctx: ActionContext, params: RespondInput, kind: Respond) -> dict[str, Any]:
-    ctx.graph.request("POST", f"{_message_path(ctx, params)}/{kind}", json=respond_body(params, kind))
+    """reply/replyAll/forward in one request; with a file of 3 MB or more: createReply (...) with the
+    comment, recipients and small files -> upload the large files into that draft -> send it."""
+    large = params.large_attachments()
+    if large:
+        draft = ctx.graph.post_json(
+            f"{_message_path(ctx, params)}/{_CREATE[kind]}", json=respond_body(params, kind)
+        )
+        send_draft_with_uploads(ctx, ctx.mailbox(params.user_id), draft, large)
+    else:
+        ctx.graph.request("POST", f"{_message_path(ctx, params)}/{kind}", json=respond_body(params, kind))
     return {"sent": True, "message_id": params.message_id, "to": addresses(getattr(params, "to", []))}
 
 
@@ -133,6 +172,10 @@ def _create_response_draft(
     draft: dict[str, Any] = ctx.graph.post_json(
         f"{_message_path(ctx, params)}/{action}", json=respond_body(params, kind)
     )
+    large = params.large_attachments()
+    if large:  # uploaded into the draft, which is then read again to show them
+        draft_path = fill_draft(ctx, ctx.mailbox(params.user_id), draft, large)
+        draft = ctx.graph.get_json(draft_path)
     return draft
 
 

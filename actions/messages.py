@@ -9,10 +9,9 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 from actions._graph import list_output, odata_params
 from actions._inputs import MailboxInput, PagingInput
 from actions._mail import MessageContentInput, UploadableAttachmentInput, addresses
-from actions._upload import upload_file_attachment
+from actions._upload import send_draft_with_uploads
 from actions.models import DeletedOutput, Message, page_output
 from connector.context import ActionContext, quote_segment
-from connector.errors import GraphError
 from connector.http import prefer_header
 from connector.schemas import returns
 
@@ -177,19 +176,7 @@ def _send_with_uploads(
     itself is a POST that is never repeated when Graph may have applied it.
     """
     draft = ctx.graph.post_json(f"{mailbox}/messages", json=params.message_json())
-    if not isinstance(draft.get("id"), str):
-        raise GraphError("Graph created the draft but answered without its id", code="InvalidResponse")
-    draft_path = f"{mailbox}/messages/{quote_segment(draft['id'])}"
-    try:
-        for attachment in large:
-            upload_file_attachment(ctx, draft_path, attachment, attachment.decoded())
-    except Exception:
-        try:
-            ctx.graph.delete(draft_path)
-        except Exception:  # the upload's error is the one to report
-            ctx.logger.warning("could not delete the unsent draft %s", draft_path)
-        raise
-    ctx.graph.request("POST", f"{draft_path}/send")
+    send_draft_with_uploads(ctx, mailbox, draft, large)
 
 
 class DeleteMessageInput(MessageIdInput):

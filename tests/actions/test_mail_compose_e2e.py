@@ -4,6 +4,7 @@ with both connection types: the mailboxes really change."""
 from __future__ import annotations
 
 import base64
+import os
 import uuid
 from typing import Any
 
@@ -292,3 +293,122 @@ def test_a_reply_that_may_have_been_applied_is_never_repeated(
     assert caught.value.code == "RequestOutcomeUnknown"
     server.state.set_faults({})
     assert len(in_folder(server, OTHER, "inbox", "RE: " + original["subject"])) == 1
+
+
+# -- large attachments on reply, reply all and forward ---------------------------------------------------
+MB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def big_file() -> bytes:
+    """20 MB of random bytes (not a multiple of the upload chunk, so the last range is short)."""
+    return os.urandom(20 * MB + 4321)
+
+
+def _graph_calls(server: SandboxServer) -> list[tuple[str, str]]:
+    return [(r.method, r.path) for r in server.state.request_log if r.path.startswith(("/v1.0/", "/upload/"))]
+
+
+@pytest.mark.parametrize(
+    ("action", "create", "prefix"),
+    [
+        ("reply_to_message", "createReply", "RE: "),
+        ("reply_all_to_message", "createReplyAll", "RE: "),
+        ("forward_message", "createForward", "FW: "),
+    ],
+)
+def test_a_large_attachment_on_a_response_goes_through_a_draft_byte_for_byte(
+    runtime: Runtime,
+    connection: Connection,
+    admin: Connection,
+    server: SandboxServer,
+    big_file: bytes,
+    action: str,
+    create: str,
+    prefix: str,
+) -> None:
+    original = receive(runtime, admin, server, cc=[THIRD])
+    small = {"name": "small.txt", "content_base64": base64.b64encode(b"small").decode()}
+    big = {"name": "big.bin", "content_base64": base64.b64encode(big_file).decode()}
+    params: dict[str, Any] = {
+        "message_id": original["id"],
+        "user_id": ME,
+        "comment": "Both files attached.",
+        "attachments": [small, big],
+    }
+    if action == "forward_message":
+        params["to"] = [THIRD]
+    server.state.request_log.clear()
+    out = runtime.run_action(action, params, connection)
+    assert out["sent"] is True and out["message_id"] == original["id"]
+
+    calls = _graph_calls(server)
+    assert calls[0][0] == "POST" and calls[0][1].endswith(f"/{create}")
+    assert [c for c in calls if c[1].endswith(("/reply", "/replyAll", "/forward"))] == []
+    sends = [c for c in calls if c[0] == "POST" and c[1].endswith("/send")]
+    assert len(sends) == 1 and calls[-1] == sends[0]  # uploaded first, then sent once
+    assert sum(1 for c in calls if c[1].startswith("/upload/")) == -(-len(big_file) // (10 * 320 * 1024))
+
+    subject = prefix + original["subject"]
+    recipients = [OTHER] if action == "reply_to_message" else [THIRD] if prefix == "FW: " else [OTHER, THIRD]
+    for address in recipients:
+        (delivered,) = in_folder(server, address, "inbox", subject)  # exactly once
+        assert "Both files attached." in delivered["body"]["content"]
+        files = runtime.run_action(
+            "list_attachments", {"message_id": delivered["id"]}, admin, user_id=address
+        )["attachments"]
+        expected = ["big.bin", "orig.txt", "small.txt"] if prefix == "FW: " else ["big.bin", "small.txt"]
+        assert sorted(a["name"] for a in files) == expected
+        got = runtime.run_action(
+            "get_attachment",
+            {
+                "message_id": delivered["id"],
+                "attachment_id": next(a["id"] for a in files if a["name"] == "big.bin"),
+            },
+            admin,
+            user_id=address,
+        )
+        assert base64.b64decode(got["content_base64"]) == big_file
+    assert in_folder(server, ME, "drafts", subject) == []  # the draft became the sent message
+    assert len(in_folder(server, ME, "sentitems", subject)) == 1
+
+
+def test_a_failed_upload_deletes_the_response_draft_and_sends_nothing(
+    runtime: Runtime, connection: Connection, admin: Connection, server: SandboxServer
+) -> None:
+    original = receive(runtime, admin, server)
+    big = {"name": "big.bin", "content_base64": base64.b64encode(b"\1" * (3 * MB)).decode()}
+    server.state.set_faults({"429": 1.0}, paths=["*/createUploadSession"])
+    with pytest.raises(GraphError) as caught:
+        runtime.run_action(
+            "reply_to_message",
+            {"message_id": original["id"], "user_id": ME, "comment": "x", "attachments": [big]},
+            connection,
+        )
+    assert caught.value.status == 429
+    server.state.set_faults({})
+    subject = "RE: " + original["subject"]
+    assert in_folder(server, ME, "drafts", subject) == []
+    assert in_folder(server, OTHER, "inbox", subject) == []
+    assert [c for c in _graph_calls(server) if c[1].endswith("/send")] == []
+
+
+def test_a_response_draft_takes_a_large_attachment(
+    runtime: Runtime, connection: Connection, admin: Connection, server: SandboxServer
+) -> None:
+    original = receive(runtime, admin, server)
+    data = os.urandom(3 * MB + 7)
+    draft = runtime.run_action(
+        "create_forward_draft",
+        {
+            "message_id": original["id"],
+            "user_id": ME,
+            "to": [THIRD],
+            "attachments": [{"name": "big.bin", "content_base64": base64.b64encode(data).decode()}],
+        },
+        connection,
+    )
+    assert draft["isDraft"] is True and draft["hasAttachments"] is True
+    stored = {a["name"]: a for a in box(server, ME).attachments_of(draft["id"])}
+    assert sorted(stored) == ["big.bin", "orig.txt"]
+    assert base64.b64decode(stored["big.bin"]["contentBytes"]) == data
