@@ -178,11 +178,25 @@ def _run_options(command: Any) -> Any:
 
 @main.command()
 @_run_options
+@click.option(
+    "--example",
+    is_flag=True,
+    help="Run the action's example input (from the manifest) on a sandbox started on the spot.",
+)
 def run(
-    key: str, input_json: str | None, connection_name: str | None, user_id: str | None, use_sandbox: bool
+    key: str,
+    input_json: str | None,
+    connection_name: str | None,
+    user_id: str | None,
+    use_sandbox: bool,
+    example: bool,
 ) -> None:
     """Run action KEY and print its output as JSON."""
-    _run_entry("actions", key, input_json, connection_name, user_id, use_sandbox)
+    if example and (input_json is not None or connection_name is not None):
+        _fail(
+            ConnectorError("--example runs on a sandbox started on the spot; drop --input and --connection")
+        )
+    _run_entry("actions", key, input_json, connection_name, user_id, use_sandbox or example, example)
 
 
 def _run_entry(
@@ -192,8 +206,13 @@ def _run_entry(
     connection_name: str | None,
     user_id: str | None,
     use_sandbox: bool,
+    example: bool = False,
 ) -> None:
-    """Run an action or a data source on the chosen connection (or a sandbox) and print its output."""
+    """Run an action or a data source on the chosen connection (or a sandbox) and print its output.
+
+    ``example``: the input is the action's manifest example, whose placeholders (``{first_message_id}``)
+    name objects of the freshly seeded sandbox.
+    """
     from connector.runtime import Runtime
 
     raw_input = _read_json_option(input_json, "--input")
@@ -207,6 +226,12 @@ def _run_entry(
             run_entry = runtime.run_data_source
         with _connection_for_run(connection_name, use_sandbox) as (connection, store):
             runtime.store = store
+            if example:
+                from sandbox.record_examples import fill, placeholders
+
+                raw_input = fill(
+                    runtime.manifest.action(key)["example_input"], placeholders(runtime, connection)
+                )
             try:
                 result = run_entry(key, raw_input, connection, user_id=user_id)
             finally:

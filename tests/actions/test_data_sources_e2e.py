@@ -18,14 +18,10 @@ from connector.runtime import Runtime
 from sandbox import seed
 from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
+from tests.support.graph_conformance import CONTACTS_NOT_IN_OPENAPI
 from tests.support.listener import Listener
 
 MESSAGES_PER_USER = 2500
-
-CONTACTS_NOT_IN_OPENAPI = pytest.mark.graph_nonconformant(
-    "the held OpenAPI documents lack the contacts module (PersonalContacts.yml)",
-    match=r"^\w+ /(me|users/[^/]+)/contacts(/[^/]+)?$",
-)
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,7 @@ import pytest
 from connections.base import Connection
 from connector.errors import GraphError, InputValidationError
 from connector.runtime import Runtime
-
-CONTACTS_NOT_IN_OPENAPI = pytest.mark.graph_nonconformant(
-    "the held OpenAPI documents lack the contacts module (PersonalContacts.yml)",
-    match=r"^\w+ /(me|users/[^/]+)/contacts(/[^/]+)?$",
-)
+from tests.support.graph_conformance import CONTACTS_NOT_IN_OPENAPI
 
 
 def _children(

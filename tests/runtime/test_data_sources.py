@@ -17,12 +17,9 @@ from connector.errors import ConfigurationError, GraphError, InputValidationErro
 from connector.export import export_manifest
 from connector.runtime import Runtime
 from tests.runtime.conftest import FakeGraph, StaticConnection
+from tests.support.graph_conformance import CONTACTS_NOT_IN_OPENAPI
 
 GRAPH = "https://graph.microsoft.com/v1.0"
-CONTACTS_NOT_IN_OPENAPI = pytest.mark.graph_nonconformant(
-    "the held OpenAPI documents lack the contacts module (PersonalContacts.yml)",
-    match=r"^\w+ /(me|users/[^/]+)/contacts(/[^/]+)?$",
-)
 
 
 def page(items: list[dict[str, Any]], next_link: str | None = None) -> httpx.Response:
