@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -9,6 +10,7 @@ from pydantic import BaseModel, Field
 from actions._inputs import MailboxInput
 from actions.models import DeletedOutput, GraphObject
 from connector.context import ActionContext, quote_segment
+from connector.errors import FieldError, InputValidationError
 from connector.schemas import returns
 
 COLOR_NAMES: dict[str, str] = {
@@ -77,8 +79,25 @@ def list_categories(ctx: ActionContext, params: ListCategoriesInput) -> dict[str
     return {"categories": categories, "count": len(categories)}
 
 
-def _category_path(ctx: ActionContext, user_id: str | None, category_id: str) -> str:
-    return f"{ctx.mailbox(user_id)}/outlook/masterCategories/{quote_segment(category_id)}"
+def _category_path(ctx: ActionContext, user_id: str | None, category: str) -> tuple[str, str]:
+    """The path and id of a category named by its id (a GUID) or by its name, which is looked up."""
+    base = f"{ctx.mailbox(user_id)}/outlook/masterCategories"
+    category_id = _category_id(ctx, base, category)
+    return f"{base}/{quote_segment(category_id)}", category_id
+
+
+def _category_id(ctx: ActionContext, base: str, category: str) -> str:
+    try:
+        uuid.UUID(category)
+    except ValueError:
+        pass
+    else:
+        return category
+    wanted = category.casefold()
+    for item in ctx.graph.get_json(base).get("value", []):
+        if str(item.get("displayName", "")).casefold() == wanted:
+            return str(item["id"])
+    raise InputValidationError([FieldError("category_id", f"no category named {category!r} in this mailbox")])
 
 
 class CreateCategoryInput(MailboxInput):
@@ -102,7 +121,10 @@ def create_category(ctx: ActionContext, params: CreateCategoryInput) -> dict[str
 
 class CategoryIdInput(MailboxInput):
     category_id: str = Field(
-        min_length=1, title="Category id", description="Graph id (a GUID) of the category."
+        min_length=1,
+        title="Category",
+        description="The category's Graph id (a GUID) or its name (case-insensitive), as the dropdown gives.",
+        examples=["Invoices"],
     )
 
 
@@ -114,9 +136,8 @@ class UpdateCategoryInput(CategoryIdInput):
 
 @returns(Category)
 def update_category(ctx: ActionContext, params: UpdateCategoryInput) -> dict[str, Any]:
-    return ctx.graph.patch_json(
-        _category_path(ctx, params.user_id, params.category_id), {"color": params.color}
-    )
+    path, _ = _category_path(ctx, params.user_id, params.category_id)
+    return ctx.graph.patch_json(path, {"color": params.color})
 
 
 class DeleteCategoryInput(CategoryIdInput):
@@ -125,5 +146,6 @@ class DeleteCategoryInput(CategoryIdInput):
 
 @returns(DeletedOutput)
 def delete_category(ctx: ActionContext, params: DeleteCategoryInput) -> dict[str, Any]:
-    ctx.graph.delete(_category_path(ctx, params.user_id, params.category_id))
-    return {"deleted": True, "id": params.category_id}
+    path, category_id = _category_path(ctx, params.user_id, params.category_id)
+    ctx.graph.delete(path)
+    return {"deleted": True, "id": category_id}

@@ -137,6 +137,29 @@ def test_category_lifecycle(runtime: Runtime, connection: Connection) -> None:
     assert after["count"] == before["count"]
 
 
+def test_categories_are_named_by_name_as_the_dropdown_gives(runtime: Runtime, connection: Connection) -> None:
+    option = runtime.run_data_source("select_category", {"search": "Red"}, connection)["options"][0]
+    updated = runtime.run_action(
+        "update_category", {"category_id": option["key"].upper(), "color": "preset7"}, connection
+    )
+    assert updated["displayName"] == option["key"] and updated["color"] == "preset7"
+    listed = {
+        c["displayName"]: c for c in runtime.run_action("list_categories", {}, connection)["categories"]
+    }
+    assert listed[option["key"]]["color"] == "preset7"
+
+    deleted = runtime.run_action("delete_category", {"category_id": option["key"]}, connection)
+    assert deleted == {"deleted": True, "id": listed[option["key"]]["id"]}
+    remaining = {
+        c["displayName"] for c in runtime.run_action("list_categories", {}, connection)["categories"]
+    }
+    assert option["key"] not in remaining
+
+    with pytest.raises(InputValidationError) as unknown:
+        runtime.run_action("delete_category", {"category_id": option["key"]}, connection)
+    assert unknown.value.errors[0].path == "category_id" and "no category named" in str(unknown.value)
+
+
 def test_category_colour_is_checked_before_any_request(runtime: Runtime, connection: Connection) -> None:
     with pytest.raises(InputValidationError):
         runtime.run_action("create_category", {"display_name": "Odd", "color": "preset25"}, connection)
