@@ -103,9 +103,25 @@ class Runtime:
             )
         return entry
 
+    def trigger_plan(self, key: str, raw_input: Any, connection: Connection) -> Any:
+        """Validate a trigger's input and call its handler: what an instance of it watches (a
+        ``triggers.plan.TriggerPlan``). Bad input raises before any request."""
+        entry = self.manifest.triggers.get(key)
+        if entry is None:
+            known = ", ".join(sorted(self.manifest.triggers)) or "none"
+            raise ConfigurationError(f"unknown trigger {key!r} (triggers: {known})")
+        return self._call(entry, raw_input, connection, None)
+
     def _run(
         self, entry: Entry, raw_input: Any, connection: Connection, user_id: str | None
     ) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(entry, raw_input, connection, user_id)
+        if "output_schema" in entry.data:
+            self._check_output(entry, result)
+        return result
+
+    def _call(self, entry: Entry, raw_input: Any, connection: Connection, user_id: str | None) -> Any:
+        """Validate the input, check the connection type, call the handler (no output check)."""
         if raw_input is None:
             raw_input = {}
         if user_id is not None and isinstance(raw_input, dict):
@@ -118,10 +134,7 @@ class Runtime:
                 f" (supported: {', '.join(supported)})"
             )
         params = _parse_input(entry, raw_input)
-        result: dict[str, Any] = entry.handler(self.context(connection), params)
-        if "output_schema" in entry.data:
-            self._check_output(entry, result)
-        return result
+        return entry.handler(self.context(connection), params)
 
     def _check_output(self, entry: Entry, result: dict[str, Any]) -> None:
         problems: list[FieldError] = entry.validator("output_schema").errors(result)

@@ -1,0 +1,132 @@
+"""The Graph side of a trigger instance's subscriptions: create, renew, reauthorize, delete.
+
+Pure Graph calls through the connection's ``GraphClient``; what to keep of them (ids, expiry) is
+the service's business (``triggers.service``). Expiry: Outlook resources allow 4,230 minutes, 1,440
+with ``includeResourceData``; the connector asks for the maximum less a small safety margin (the
+clocks of this host and Graph's are not the same clock).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from connector.context import quote_segment
+from connector.errors import GraphError
+
+if TYPE_CHECKING:
+    from connector.http import GraphClient
+    from triggers.plan import Watch
+    from triggers.rich import NotificationCertificate
+
+MAX_MINUTES = 4230
+"""Outlook messages, events and contacts."""
+RICH_MAX_MINUTES = 1440
+"""With includeResourceData."""
+SAFETY_MINUTES = 5
+"""Asked for less than the maximum, so a clock a little ahead of Graph's is not refused."""
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where Graph posts an instance's change and lifecycle notifications."""
+
+    notification_url: str
+    lifecycle_url: str
+
+    @classmethod
+    def for_instance(cls, public_url: str, instance_id: str) -> Endpoints:
+        base = f"{public_url.rstrip('/')}/hooks/{quote_segment(instance_id)}"
+        return cls(f"{base}/notifications", f"{base}/lifecycle")
+
+
+def max_minutes(watch: Watch) -> int:
+    return RICH_MAX_MINUTES if watch.include_resource_data else MAX_MINUTES
+
+
+def expiry_for(watch: Watch, now: datetime) -> datetime:
+    """The expiry to ask for: the resource's maximum from ``now``, less the safety margin."""
+    return now + timedelta(minutes=max_minutes(watch) - SAFETY_MINUTES)
+
+
+def graph_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_graph_time(text: str) -> datetime:
+    """Graph's ``expirationDateTime`` (``2026-11-23T10:00:00.1234567Z``: up to 7 fractional digits)."""
+    head, _, fraction = text.rstrip("Z").partition(".")
+    moment = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    if fraction:
+        moment += timedelta(microseconds=int(fraction[:6].ljust(6, "0")))
+    return moment
+
+
+def create_subscription(
+    client: GraphClient,
+    watch: Watch,
+    endpoints: Endpoints,
+    client_state: str,
+    now: datetime,
+    certificate: NotificationCertificate | None = None,
+) -> dict[str, Any]:
+    """POST /subscriptions for ``watch``; Graph's subscription (with its id and expiry)."""
+    body: dict[str, Any] = {
+        "changeType": ",".join(watch.change_types),
+        "notificationUrl": endpoints.notification_url,
+        "lifecycleNotificationUrl": endpoints.lifecycle_url,
+        "resource": watch.resource,
+        "expirationDateTime": graph_time(expiry_for(watch, now)),
+        "clientState": client_state,
+    }
+    if watch.include_resource_data:
+        if certificate is None:
+            raise ValueError("a watch with includeResourceData needs an encryption certificate")
+        body.update(
+            includeResourceData=True,
+            encryptionCertificate=certificate.certificate_b64,
+            encryptionCertificateId=certificate.certificate_id,
+        )
+    # a repeated create would make a second subscription: send it again only on proof it did not run
+    return client.post_json("/subscriptions", body, idempotent=False, mailbox="")
+
+
+def renew_subscription(
+    client: GraphClient, subscription_id: str, watch: Watch, now: datetime
+) -> dict[str, Any] | None:
+    """PATCH the expiry to the maximum from ``now``; None when the subscription is gone (404)."""
+    body = {"expirationDateTime": graph_time(expiry_for(watch, now))}
+    try:
+        return client.patch_json(f"/subscriptions/{quote_segment(subscription_id)}", body, mailbox="")
+    except GraphError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def reauthorize_subscription(
+    client: GraphClient, subscription_id: str, watch: Watch, now: datetime
+) -> dict[str, Any] | None:
+    """Answer ``reauthorizationRequired``: POST .../reauthorize, or (if Graph refuses it with
+    anything but 404) renew with PATCH, which also reauthorizes. None when the subscription is gone."""
+    path = f"/subscriptions/{quote_segment(subscription_id)}/reauthorize"
+    try:
+        client.post_json(path, None, idempotent=True, mailbox="")
+    except GraphError as exc:
+        if exc.status == 404:
+            return None
+        if exc.status in (401, 403):
+            raise  # the connection lost its permission: renewing cannot fix that
+    return renew_subscription(client, subscription_id, watch, now)
+
+
+def delete_subscription(client: GraphClient, subscription_id: str) -> bool:
+    """DELETE the subscription; False when it was already gone (404)."""
+    try:
+        client.delete(f"/subscriptions/{quote_segment(subscription_id)}", mailbox="")
+    except GraphError as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
