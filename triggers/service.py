@@ -1,0 +1,541 @@
+"""Trigger instances end to end: enable, renew, disable, and processing of queued notifications.
+
+``TriggerService(store, runtime, delivery, public_url=...)`` is what the CLI (``triggers listen``,
+``serve``, ``triggers worker``) and a host platform use. The receiver (``connector.webhooks``) only
+checks and enqueues; everything that calls Graph or the host happens here, after its 202.
+
+An instance's ``state`` (JSON, owned by this module)::
+
+    {"watches": [{"resource", "subscription_id", "expires_at" (epoch s), "cursor" (delta link),
+                  "retired": [old subscription ids]}],
+     "certificate": {"certificate_b64", "certificate_id"}}      # only with includeResourceData
+
+and its ``secrets`` hold ``private_key_pem`` for rich notifications. Watches are the trigger plan's,
+in order; the plan is recomputed from the instance's config whenever it is needed (it is pure).
+
+No change falls between the cracks: enable takes each watch's delta cursor before creating its
+subscription; a recreated subscription (expired, removed) and a ``missed`` event are followed by a
+delta catch-up from the stored cursor, whose cursor is stored only after its changes were delivered.
+The overlap (a change seen both ways) is absorbed by the dedupe in ``triggers.processor``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from connector.context import quote_segment
+from connector.errors import ConnectorError, GraphError
+from connector.store import TriggerInstance
+from triggers import lifecycle
+from triggers.delta import Change, read_changes, start_cursor
+from triggers.processor import deliver_changes
+
+if TYPE_CHECKING:
+    from connections.base import Connection
+    from connector.http import GraphClient
+    from connector.runtime import Runtime
+    from connector.store import QueuedNotification, Store
+    from triggers.delivery import Delivery
+    from triggers.plan import TriggerPlan, Watch
+    from triggers.rich import TokenValidator
+
+log = logging.getLogger("outlook_connector.triggers")
+
+DEFAULT_RENEW_MARGIN = timedelta(hours=12)
+"""Renew subscriptions expiring within this (Outlook allows ~70 h, 24 h with resource data)."""
+MAX_RETRY_DELAY = 300.0
+_RETIRED_KEPT = 5
+_ATTACHMENT_FIELDS = "id,name,contentType,size,isInline,lastModifiedDateTime"
+
+
+@dataclass
+class RenewReport:
+    """What one ``renew_due`` pass did: subscription ids renewed, recreated (404 / never made) and
+    instances that failed (instance id -> message)."""
+
+    renewed: list[str] = field(default_factory=list)
+    recreated: list[str] = field(default_factory=list)
+    caught_up: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "renewed": self.renewed,
+            "recreated": self.recreated,
+            "caught_up": self.caught_up,
+            "failed": self.failed,
+        }
+
+
+class TriggerService:
+    """Enable, renew and disable trigger instances, and process their queued notifications.
+
+    ``worker`` names this process's claims on the queue; ``lease_seconds`` is how long a claimed
+    notification stays invisible to other workers. ``clock`` gives epoch seconds (tests move it).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        runtime: Runtime,
+        delivery: Delivery,
+        *,
+        public_url: str,
+        worker: str | None = None,
+        lease_seconds: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not public_url.startswith(("https://", "http://")):
+            raise ConnectorError("public_url must be the http(s) URL Graph can reach the receiver at")
+        self.store = store
+        self.runtime = runtime
+        self.delivery = delivery
+        self.public_url = public_url.rstrip("/")
+        self.worker = worker or f"worker-{secrets.token_hex(4)}"
+        self.lease_seconds = lease_seconds
+        self.clock = clock
+        self._connections: dict[str, Connection] = {}
+        self._validators: dict[str, TokenValidator] = {}
+        self._guard = threading.Lock()
+
+    # -- connections and plans -----------------------------------------------------------------------
+    def connection(self, name: str) -> Connection:
+        with self._guard:
+            found = self._connections.get(name)
+        if found is None:
+            from connections.registry import load_connection
+
+            found = load_connection(self.store, name)
+            with self._guard:
+                found = self._connections.setdefault(name, found)
+        return found
+
+    def _client(self, instance: TriggerInstance) -> GraphClient:
+        return self.runtime.client_for(self.connection(instance.connection_name))
+
+    def plan(self, instance: TriggerInstance) -> TriggerPlan:
+        plan: TriggerPlan = self.runtime.trigger_plan(
+            instance.trigger_key, dict(instance.config), self.connection(instance.connection_name)
+        )
+        return plan
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    # -- enable / disable ----------------------------------------------------------------------------
+    def enable(self, trigger_key: str, connection_name: str, input: Mapping[str, Any]) -> TriggerInstance:
+        """Create an instance and its subscriptions. Bad input raises before any request; a failure
+        half-way removes what was made."""
+        connection = self.connection(connection_name)
+        plan: TriggerPlan = self.runtime.trigger_plan(trigger_key, dict(input), connection)
+        now = self.clock()
+        instance = TriggerInstance(
+            id=secrets.token_urlsafe(24),
+            trigger_key=trigger_key,
+            connection_name=connection_name,
+            config=dict(input),
+            client_state=secrets.token_urlsafe(32),
+            state={"watches": [_watch_state(w) for w in plan.watches]},
+            secrets={},
+            status="active",
+            created_at=now,
+            updated_at=now,
+            last_success_at=None,
+            last_error=None,
+            last_error_at=None,
+        )
+        if any(w.include_resource_data for w in plan.watches):
+            from triggers.rich import generate_certificate
+
+            certificate = generate_certificate(f"outlook-connector trigger {instance.id[:12]}")
+            instance = replace(
+                instance,
+                state={
+                    **instance.state,
+                    "certificate": {
+                        "certificate_b64": certificate.certificate_b64,
+                        "certificate_id": certificate.certificate_id,
+                    },
+                },
+                secrets={"private_key_pem": certificate.private_key_pem.decode("ascii")},
+            )
+        # saved first: Graph's validation request for the new subscription must find the instance
+        self.store.save_trigger_instance(instance)
+        try:
+            client = self.runtime.client_for(connection)
+            for index, watch in enumerate(plan.watches):
+                cursor = start_cursor(client, watch)  # before the subscription: no change falls between
+                self._set_watch(instance.id, index, cursor=cursor)
+                self._subscribe(client, instance, index, watch)
+        except BaseException:
+            self._remove(instance.id)
+            raise
+        found = self.store.get_trigger_instance(instance.id)
+        assert found is not None
+        return found
+
+    def disable(self, instance_id: str) -> bool:
+        """Delete the instance's subscriptions (already gone is fine) and its state; False if unknown."""
+        instance = self.store.get_trigger_instance(instance_id)
+        if instance is None:
+            return False
+        self._remove(instance_id)
+        return True
+
+    def _remove(self, instance_id: str) -> None:
+        instance = self.store.get_trigger_instance(instance_id)
+        if instance is None:
+            return
+        try:
+            client = self._client(instance)
+            for watch_state in _watches(instance):
+                if watch_state.get("subscription_id"):
+                    lifecycle.delete_subscription(client, watch_state["subscription_id"])
+        except ConnectorError as exc:  # the connection is gone or refused: the subscriptions expire
+            log.warning("trigger %s: could not delete its subscriptions: %s", instance_id, exc.message)
+        finally:
+            self.store.delete_trigger_instance(instance_id)
+
+    # -- subscriptions -------------------------------------------------------------------------------
+    def _subscribe(self, client: GraphClient, instance: TriggerInstance, index: int, watch: Watch) -> str:
+        certificate = None
+        if watch.include_resource_data:
+            from triggers.rich import NotificationCertificate
+
+            stored = instance.state["certificate"]
+            certificate = NotificationCertificate(
+                certificate_b64=stored["certificate_b64"],
+                certificate_id=stored["certificate_id"],
+                private_key_pem=instance.secrets["private_key_pem"].encode("ascii"),
+                thumbprint="",
+            )
+        created = lifecycle.create_subscription(
+            client,
+            watch,
+            lifecycle.Endpoints.for_instance(self.public_url, instance.id),
+            instance.client_state,
+            self._now(),
+            certificate,
+        )
+        self._set_watch(
+            instance.id,
+            index,
+            subscription_id=str(created["id"]),
+            expires_at=_expiry(created),
+            retire=True,
+        )
+        return str(created["id"])
+
+    def _resubscribe(self, instance: TriggerInstance, index: int, watch: Watch) -> tuple[str, int]:
+        """Recreate a watch's subscription, then catch up by delta; (new id, changes delivered)."""
+        client = self._client(instance)
+        new_id = self._subscribe(client, instance, index, watch)
+        return new_id, self._catch_up_watch(instance.id, index, watch)
+
+    def renew_due(self, margin: timedelta = DEFAULT_RENEW_MARGIN) -> RenewReport:
+        """PATCH every active subscription expiring within ``margin``; recreate (and catch up) the
+        ones Graph no longer knows."""
+        report = RenewReport()
+        horizon = self.clock() + margin.total_seconds()
+        for instance in self.store.list_trigger_instances():
+            if instance.status != "active":
+                continue
+            try:
+                self._renew_instance(instance, horizon, report)
+            except ConnectorError as exc:
+                report.failed[instance.id] = exc.message
+                self.store.record_trigger_error(instance.id, f"renewing: {exc.message}")
+        return report
+
+    def _renew_instance(self, instance: TriggerInstance, horizon: float, report: RenewReport) -> None:
+        plan = self.plan(instance)
+        client = self._client(instance)
+        for index, (watch, watch_state) in enumerate(zip(plan.watches, _watches(instance), strict=True)):
+            sub_id = watch_state.get("subscription_id")
+            if sub_id and float(watch_state.get("expires_at") or 0) > horizon:
+                continue
+            renewed = lifecycle.renew_subscription(client, sub_id, watch, self._now()) if sub_id else None
+            if renewed is not None:
+                self._set_watch(instance.id, index, expires_at=_expiry(renewed))
+                report.renewed.append(str(sub_id))
+                continue
+            current = self._require(instance.id)
+            new_id, delivered = self._resubscribe(current, index, watch)
+            report.recreated.append(new_id)
+            report.caught_up += delivered
+
+    # -- catch-up by delta ---------------------------------------------------------------------------
+    def catch_up(self, instance_id: str) -> int:
+        """Deliver the changes since each watch's stored cursor (deduped); store the new cursor only
+        after they were delivered. Returns how many changes were delivered."""
+        instance = self._require(instance_id)
+        plan = self.plan(instance)
+        return sum(self._catch_up_watch(instance_id, i, w) for i, w in enumerate(plan.watches))
+
+    def _catch_up_watch(self, instance_id: str, index: int, watch: Watch) -> int:
+        delivered = 0
+        with self.store.lock(f"trigger-catch-up:{instance_id}:{index}"):
+            instance = self._require(instance_id)
+            plan = self.plan(instance)
+            client = self._client(instance)
+            cursor = _watches(instance)[index].get("cursor") or start_cursor(client, watch)
+            while True:
+                read = read_changes(client, watch, cursor)
+                changes = [c for c in (self._enrich_delta(client, plan, watch, c) for c in read.changes) if c]
+                delivered += deliver_changes(
+                    self.store, self.delivery, instance, changes, "delta", item_kind=watch.item_kind
+                )
+                cursor = read.cursor
+                self._set_watch(instance_id, index, cursor=cursor)
+                if read.caught_up:
+                    break
+        return delivered
+
+    def _enrich_delta(
+        self, client: GraphClient, plan: TriggerPlan, watch: Watch, change: Change
+    ) -> Change | None:
+        if change.change_type == "deleted" or not (plan.only_with_attachments or plan.expand_attachments):
+            return change
+        resource = dict(change.resource or {})
+        if plan.only_with_attachments and (
+            change.change_type != "created" or not resource.get("hasAttachments")
+        ):
+            return None
+        if plan.expand_attachments:
+            try:
+                path = f"/{watch.resource.lstrip('/')}/{quote_segment(change.resource_id)}"
+                resource["attachments"] = _attachments(client, resource, path)
+            except GraphError as exc:
+                if exc.status == 404:
+                    return None
+                raise
+        return replace(change, resource=resource)
+
+    # -- processing queued notifications -------------------------------------------------------------
+    def process_pending(self, limit: int = 100) -> int:
+        """Claim up to ``limit`` queued notifications and handle each (lifecycle events, or enrich,
+        dedupe, deliver); a failure puts the notification back with backoff. Returns how many were
+        completed."""
+        completed = 0
+        for row in self.store.claim_notifications(self.worker, limit, self.lease_seconds):
+            if self._process_row(row):
+                completed += 1
+        return completed
+
+    def process_all(self, limit: int = 100) -> int:
+        """``process_pending`` until nothing claimable is left; total completed."""
+        total = 0
+        while (done := self.process_pending(limit)) > 0:
+            total += done
+        return total
+
+    def _process_row(self, row: QueuedNotification) -> bool:
+        instance = self.store.get_trigger_instance(row.instance_id)
+        if instance is None or instance.status == "disabled":
+            self.store.complete_notification(row.seq)
+            return True
+        if instance.status == "paused":
+            self.store.retry_notification(row.seq, "the trigger is paused", self.lease_seconds)
+            return False
+        try:
+            if row.kind == "lifecycle":
+                self._handle_lifecycle(instance, row.item)
+            else:
+                self._handle_change(instance, row.item, row.received_at)
+        except Exception as exc:  # the host refused, Graph failed, ...: try again later
+            message = exc.message if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, ConnectorError):
+                log.warning("trigger %s: notification %s failed: %s", instance.id, row.seq, message)
+            self.store.retry_notification(row.seq, message, _backoff(row.attempts))
+            self.store.record_trigger_error(instance.id, message)
+            return False
+        self.store.complete_notification(row.seq)
+        self.store.record_trigger_success(instance.id)
+        return True
+
+    def _handle_change(self, instance: TriggerInstance, item: Mapping[str, Any], received_at: float) -> int:
+        plan = self.plan(instance)
+        index = _watch_index(instance, str(item.get("subscriptionId") or ""))
+        if index is None:
+            log.info("trigger %s: notification of an unknown subscription dropped", instance.id)
+            return 0
+        watch = plan.watches[index]
+        change = self._change_from_item(instance, plan, watch, item)
+        if change is None:
+            return 0
+        return deliver_changes(
+            self.store,
+            self.delivery,
+            instance,
+            [change],
+            "webhook",
+            item_kind=watch.item_kind,
+            subscription_id=str(item.get("subscriptionId")),
+            received_at=received_at,
+        )
+
+    def _change_from_item(
+        self, instance: TriggerInstance, plan: TriggerPlan, watch: Watch, item: Mapping[str, Any]
+    ) -> Change | None:
+        change_type = str(item.get("changeType") or "")
+        data = item.get("resourceData") or {}
+        resource_id = str(data.get("id") or str(item.get("resource") or "").rsplit("/", 1)[-1])
+        if change_type == "deleted":
+            return Change("deleted", resource_id, None, None)
+        client = self._client(instance)
+        resource: dict[str, Any] | None
+        if "encryptedContent" in item and instance.secrets.get("private_key_pem"):
+            resource = self._decrypt(instance, item)
+            if plan.expand_attachments:
+                resource["attachments"] = _attachments(client, resource, _item_path(item))
+        else:
+            resource = self._fetch(client, plan, item, resource_id)
+            if resource is None:
+                return None  # gone since: its deleted notification follows
+        if plan.only_with_attachments and not resource.get("hasAttachments"):
+            return None
+        change_key = resource.get("changeKey") or _etag_key(data.get("@odata.etag"))
+        return Change(change_type, resource_id, change_key, resource)
+
+    def _fetch(
+        self, client: GraphClient, plan: TriggerPlan, item: Mapping[str, Any], resource_id: str
+    ) -> dict[str, Any] | None:
+        path = _item_path(item)
+        params = (
+            {"$expand": f"attachments($select={_ATTACHMENT_FIELDS})"} if plan.expand_attachments else None
+        )
+        try:
+            return client.get_json(path, params=params)
+        except GraphError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def _decrypt(self, instance: TriggerInstance, item: Mapping[str, Any]) -> dict[str, Any]:
+        from triggers.rich import decrypt_content
+
+        tokens = item.get("validationTokens")
+        if tokens is not None:
+            self._validator(instance, item).check(list(tokens))
+        return decrypt_content(
+            item["encryptedContent"],
+            instance.secrets["private_key_pem"].encode("ascii"),
+            expected_certificate_id=instance.state.get("certificate", {}).get("certificate_id"),
+        )
+
+    def _validator(self, instance: TriggerInstance, item: Mapping[str, Any]) -> TokenValidator:
+        from triggers.rich import TokenValidator, jwks_url_for
+
+        connection = self.connection(instance.connection_name)
+        config: Any = getattr(connection, "config", None)
+        registration = config.registration(connection.name)
+        tenant = str(getattr(config, "tenant", "") or "")
+        if tenant in ("", "common", "organizations", "consumers") or "." in tenant:
+            tenant = str(item.get("tenantId") or "")
+        cache_key = f"{connection.name}\0{tenant}"
+        with self._guard:
+            validator = self._validators.get(cache_key)
+            if validator is None:
+                jwks = jwks_url_for(str(config.endpoints().login_base_url), tenant)
+                validator = TokenValidator(jwks, registration.client_id, [tenant])
+                self._validators[cache_key] = validator
+        return validator
+
+    def _handle_lifecycle(self, instance: TriggerInstance, item: Mapping[str, Any]) -> None:
+        event = str(item.get("lifecycleEvent") or "")
+        sub_id = str(item.get("subscriptionId") or "")
+        index = _watch_index(instance, sub_id)
+        current = index is not None and _watches(instance)[index].get("subscription_id") == sub_id
+        if index is None:
+            return
+        watch = self.plan(instance).watches[index]
+        if event == "missed":
+            self._catch_up_watch(instance.id, index, watch)
+        elif event == "subscriptionRemoved" and current:
+            self._resubscribe(instance, index, watch)
+        elif event == "reauthorizationRequired" and current:
+            renewed = lifecycle.reauthorize_subscription(self._client(instance), sub_id, watch, self._now())
+            if renewed is None:
+                self._resubscribe(instance, index, watch)
+            else:
+                self._set_watch(instance.id, index, expires_at=_expiry(renewed))
+        elif event not in ("subscriptionRemoved", "reauthorizationRequired"):
+            log.info("trigger %s: unknown lifecycle event %r ignored", instance.id, event[:40])
+
+    # -- state ---------------------------------------------------------------------------------------
+    def _require(self, instance_id: str) -> TriggerInstance:
+        instance = self.store.get_trigger_instance(instance_id)
+        if instance is None:
+            raise ConnectorError(f"no trigger instance {instance_id!r}")
+        return instance
+
+    @contextmanager
+    def _state_lock(self, instance_id: str) -> Iterator[None]:
+        with self.store.lock(f"trigger-state:{instance_id}"):
+            yield
+
+    def _set_watch(self, instance_id: str, index: int, *, retire: bool = False, **values: Any) -> None:
+        """Update one watch's entry in the instance's state (read-modify-write under a lock)."""
+        with self._state_lock(instance_id):
+            instance = self._require(instance_id)
+            watches = [dict(w) for w in _watches(instance)]
+            entry = watches[index]
+            old = entry.get("subscription_id")
+            if retire and old and old != values.get("subscription_id"):
+                entry["retired"] = [*entry.get("retired", []), old][-_RETIRED_KEPT:]
+            entry.update(values)
+            self.store.update_trigger_state(instance_id, {**instance.state, "watches": watches})
+
+
+def _watch_state(watch: Watch) -> dict[str, Any]:
+    return {"resource": watch.resource, "subscription_id": None, "expires_at": None, "cursor": None}
+
+
+def _watches(instance: TriggerInstance) -> list[dict[str, Any]]:
+    return list(instance.state.get("watches", []))
+
+
+def _watch_index(instance: TriggerInstance, subscription_id: str) -> int | None:
+    """The watch a subscription id belongs to (current or retired), None for a stranger."""
+    for index, entry in enumerate(_watches(instance)):
+        if subscription_id and (
+            entry.get("subscription_id") == subscription_id or subscription_id in entry.get("retired", [])
+        ):
+            return index
+    return None
+
+
+def _expiry(subscription: Mapping[str, Any]) -> float:
+    return lifecycle.parse_graph_time(str(subscription["expirationDateTime"])).timestamp()
+
+
+def _etag_key(etag: Any) -> str | None:
+    """``W/"CQAAABYAAAC..."`` -> the change key inside."""
+    if not isinstance(etag, str) or not etag:
+        return None
+    return etag.removeprefix("W/").strip('"') or None
+
+
+def _item_path(item: Mapping[str, Any]) -> str:
+    """The changed item's Graph path, from a notification's ``resource`` (``Users/{id}/Messages/{id}``)."""
+    return "/" + str(item.get("resource") or "").lstrip("/")
+
+
+def _attachments(client: GraphClient, resource: Mapping[str, Any], message_path: str) -> list[dict[str, Any]]:
+    """The message's attachments (metadata only, no content bytes)."""
+    if "attachments" in resource:
+        return list(resource["attachments"])
+    return list(client.iter_items(f"{message_path}/attachments", params={"$select": _ATTACHMENT_FIELDS}))
+
+
+def _backoff(attempts: int) -> float:
+    """Seconds before a failed notification is tried again: 1, 2, 4 ... up to 5 minutes."""
+    return float(min(MAX_RETRY_DELAY, 2 ** max(0, attempts - 1)))
