@@ -5,6 +5,18 @@ subscription, and polling (``triggers.polling``) all end here, so a change reach
 whichever path saw it first. A change is marked delivered only after the host accepted it
 (``Delivery.deliver`` returned); a refusal raises and leaves it unmarked, to be tried again.
 
+The dedupe key (``triggers.delivery.dedupe_key``) is instance + resource id + change key for a
+created or updated item, and instance + resource id + ``deleted`` for a deletion. Not the
+subscription id (a delta catch-up has none, and a recreated subscription has a new one), and not the
+change type of a created/updated item (Graph may report one version as created by webhook and as
+updated by delta): one *version* of one item is delivered once. Webhook items are enriched with the
+item as it is when processed, so several updates that happened before processing collapse into
+the latest version, as delta does.
+
+"Created" is delivered at most once per item: a change that says created for an item whose
+creation was already delivered (a delta catch-up seeing for the first time an item the webhook
+delivered) goes out as updated if its version is new.
+
 Two workers may hold notifications about the same item (a webhook and a catch-up): the check,
 the delivery and the mark run under a per-instance store lock (threads and processes), so the
 second one sees the mark and skips.
@@ -23,10 +35,18 @@ if TYPE_CHECKING:
     from triggers.delivery import Delivery
     from triggers.delta import Change
 
+_CREATED_MARK = "\0created"
+"""A pseudo change key: the dedupe key ``created_key`` makes never equals a real version's."""
+
 
 def delivery_lock_name(instance_id: str) -> str:
     """The store lock that serializes deliveries of one trigger instance."""
     return f"trigger-delivery:{instance_id}"
+
+
+def created_key(instance_id: str, resource_id: str) -> str:
+    """Marked when an item's creation was delivered."""
+    return dedupe_key(instance_id, resource_id, "created", _CREATED_MARK)
 
 
 def deliver_changes(
@@ -51,12 +71,16 @@ def deliver_changes(
         with store.lock(delivery_lock_name(instance.id)):
             if store.was_delivered(instance.id, key):
                 continue
+            change_type = change.change_type
+            creation = created_key(instance.id, change.resource_id) if change_type == "created" else None
+            if creation is not None and store.was_delivered(instance.id, creation):
+                change_type, creation = "updated", None
             now = time.time()
             event = TriggerEvent(
                 instance_id=instance.id,
                 trigger_key=instance.trigger_key,
                 dedupe_key=key,
-                change_type=change.change_type,
+                change_type=change_type,
                 resource_id=change.resource_id,
                 resource=change.resource,
                 source=source,
@@ -67,5 +91,7 @@ def deliver_changes(
             )
             delivery.deliver(event)
             store.mark_delivered(instance.id, key)
+            if creation is not None:
+                store.mark_delivered(instance.id, creation)
         delivered += 1
     return delivered

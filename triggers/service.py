@@ -238,7 +238,10 @@ class TriggerService:
         """Recreate a watch's subscription, then catch up by delta; (new id, changes delivered)."""
         client = self._client(instance)
         new_id = self._subscribe(client, instance, index, watch)
-        return new_id, self._catch_up_watch(instance.id, index, watch)
+        # until the catch-up has run, renew_due retries it (a refused delivery must not lose the gap)
+        self._set_watch(instance.id, index, needs_catch_up=True)
+        delivered = self._catch_up_watch(instance.id, index, watch)
+        return new_id, delivered
 
     def renew_due(self, margin: timedelta = DEFAULT_RENEW_MARGIN) -> RenewReport:
         """PATCH every active subscription expiring within ``margin``; recreate (and catch up) the
@@ -260,6 +263,8 @@ class TriggerService:
         client = self._client(instance)
         for index, (watch, watch_state) in enumerate(zip(plan.watches, _watches(instance), strict=True)):
             sub_id = watch_state.get("subscription_id")
+            if watch_state.get("needs_catch_up"):
+                report.caught_up += self._catch_up_watch(instance.id, index, watch)
             if sub_id and float(watch_state.get("expires_at") or 0) > horizon:
                 continue
             renewed = lifecycle.renew_subscription(client, sub_id, watch, self._now()) if sub_id else None
@@ -294,9 +299,10 @@ class TriggerService:
                     self.store, self.delivery, instance, changes, "delta", item_kind=watch.item_kind
                 )
                 cursor = read.cursor
-                self._set_watch(instance_id, index, cursor=cursor)
                 if read.caught_up:
+                    self._set_watch(instance_id, index, cursor=cursor, needs_catch_up=False)
                     break
+                self._set_watch(instance_id, index, cursor=cursor)
         return delivered
 
     def _enrich_delta(
