@@ -53,6 +53,9 @@ DEFAULT_RENEW_MARGIN = timedelta(hours=12)
 """Renew subscriptions expiring within this (Outlook allows ~70 h, 24 h with resource data)."""
 MAX_RETRY_DELAY = 300.0
 _RETIRED_KEPT = 5
+_HELD = "trigger-held-items"
+"""kv namespace: (instance, item id) -> seq of its earliest failed notification; later ones wait."""
+_HELD_TTL = 86400.0
 _ATTACHMENT_FIELDS = "id,name,contentType,size,isInline,lastModifiedDateTime"
 
 
@@ -351,6 +354,14 @@ class TriggerService:
         if instance.status == "paused":
             self.store.retry_notification(row.seq, "the trigger is paused", self.lease_seconds)
             return False
+        held_key = None
+        if row.kind != "lifecycle":
+            held_key = _held_key(instance.id, row.item)
+            held = self.store.kv_get(_HELD, held_key)
+            if held is not None and int(held) < row.seq:
+                # an earlier notification of this item failed: keep the item's order (its created first)
+                self.store.retry_notification(row.seq, "waiting for an earlier notification", 1.0)
+                return False
         try:
             if row.kind == "lifecycle":
                 self._handle_lifecycle(instance, row.item)
@@ -360,9 +371,13 @@ class TriggerService:
             message = exc.message if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, ConnectorError):
                 log.warning("trigger %s: notification %s failed: %s", instance.id, row.seq, message)
+            if held_key is not None:
+                self.store.kv_add(_HELD, held_key, row.seq, ttl=_HELD_TTL)
             self.store.retry_notification(row.seq, message, _backoff(row.attempts))
             self.store.record_trigger_error(instance.id, message)
             return False
+        if held_key is not None and self.store.kv_get(_HELD, held_key) == row.seq:
+            self.store.kv_delete(_HELD, held_key)
         self.store.complete_notification(row.seq)
         self.store.record_trigger_success(instance.id)
         return True
@@ -499,6 +514,12 @@ class TriggerService:
                 entry["retired"] = [*entry.get("retired", []), old][-_RETIRED_KEPT:]
             entry.update(values)
             self.store.update_trigger_state(instance_id, {**instance.state, "watches": watches})
+
+
+def _held_key(instance_id: str, item: Mapping[str, Any]) -> str:
+    data = item.get("resourceData") or {}
+    resource_id = str(data.get("id") or str(item.get("resource") or "").rsplit("/", 1)[-1])
+    return f"{instance_id}\0{resource_id}"
 
 
 def _watch_state(watch: Watch) -> dict[str, Any]:
