@@ -6,8 +6,9 @@ checks and enqueues; everything that calls Graph or the host happens here, after
 
 An instance's ``state`` (JSON, owned by this module)::
 
-    {"watches": [{"resource", "subscription_id", "expires_at" (epoch s), "cursor" (delta link),
-                  "retired": [old subscription ids]}],
+    {"public_url": where the receiver is (recreated subscriptions keep it),
+     "watches": [{"resource", "subscription_id", "expires_at" (epoch s), "cursor" (delta link),
+                  "retired": [old subscription ids], "needs_catch_up": bool}],
      "certificate": {"certificate_b64", "certificate_id"}}      # only with includeResourceData
 
 and its ``secrets`` hold ``private_key_pem`` for rich notifications. Watches are the trigger plan's,
@@ -91,17 +92,17 @@ class TriggerService:
         runtime: Runtime,
         delivery: Delivery,
         *,
-        public_url: str,
+        public_url: str | None = None,
         worker: str | None = None,
         lease_seconds: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not public_url.startswith(("https://", "http://")):
+        if public_url is not None and not public_url.startswith(("https://", "http://")):
             raise ConnectorError("public_url must be the http(s) URL Graph can reach the receiver at")
         self.store = store
         self.runtime = runtime
         self.delivery = delivery
-        self.public_url = public_url.rstrip("/")
+        self.public_url = public_url.rstrip("/") if public_url else None
         self.worker = worker or f"worker-{secrets.token_hex(4)}"
         self.lease_seconds = lease_seconds
         self.clock = clock
@@ -139,6 +140,8 @@ class TriggerService:
         half-way removes what was made."""
         connection = self.connection(connection_name)
         plan: TriggerPlan = self.runtime.trigger_plan(trigger_key, dict(input), connection)
+        if self.public_url is None:
+            raise ConnectorError("enabling a trigger needs the public URL of the receiver (--public-url)")
         now = self.clock()
         instance = TriggerInstance(
             id=secrets.token_urlsafe(24),
@@ -146,7 +149,7 @@ class TriggerService:
             connection_name=connection_name,
             config=dict(input),
             client_state=secrets.token_urlsafe(32),
-            state={"watches": [_watch_state(w) for w in plan.watches]},
+            state={"public_url": self.public_url, "watches": [_watch_state(w) for w in plan.watches]},
             secrets={},
             status="active",
             created_at=now,
@@ -223,7 +226,7 @@ class TriggerService:
         created = lifecycle.create_subscription(
             client,
             watch,
-            lifecycle.Endpoints.for_instance(self.public_url, instance.id),
+            lifecycle.Endpoints.for_instance(_public_url(instance, self.public_url), instance.id),
             instance.client_state,
             self._now(),
             certificate,
@@ -514,6 +517,14 @@ class TriggerService:
                 entry["retired"] = [*entry.get("retired", []), old][-_RETIRED_KEPT:]
             entry.update(values)
             self.store.update_trigger_state(instance_id, {**instance.state, "watches": watches})
+
+
+def _public_url(instance: TriggerInstance, default: str | None) -> str:
+    """Where the instance's receiver is: as enabled (a recreated subscription keeps it)."""
+    url = instance.state.get("public_url") or default
+    if not url:
+        raise ConnectorError(f"trigger instance {instance.id!r} has no public URL; disable and enable it")
+    return str(url)
 
 
 def _held_key(instance_id: str, item: Mapping[str, Any]) -> str:
