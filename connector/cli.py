@@ -583,6 +583,8 @@ def triggers_listen(
 ) -> None:
     """Enable trigger KEY, receive its notifications here and print each event as a JSON line
     until Ctrl-C; then disable it (unless --keep)."""
+    import threading
+
     from triggers.worker import Receiver, Worker
 
     raw_input = _read_json_option(input_json, "--input")
@@ -592,12 +594,11 @@ def triggers_listen(
             _connection_for_run(connection_name, use_sandbox) as (connection, store),
             _runtime_for(store) as runtime,
         ):
-            workers: list[Worker] = []
-            receiver = Receiver(store, host, port, on_enqueued=lambda i: workers and workers[0].notify(i))
-            with receiver:
+            wake = threading.Event()
+            with Receiver(store, host, port, on_enqueued=lambda _: wake.set()) as receiver:
                 service = _trigger_service(store, runtime, public_url or receiver.url)
                 instance = service.enable(key, connection.name, raw_input)
-                workers.append(Worker(service, poll_every=1.0))
+                worker = Worker(service, poll_every=1.0, wake=wake)
                 if use_sandbox:
                     click.echo(f"sandbox: {connection.graph_base_url}", err=True)
                 click.echo(
@@ -606,8 +607,8 @@ def triggers_listen(
                     err=True,
                 )
                 try:
-                    with workers[0]:
-                        workers[0].wait()
+                    with worker:
+                        worker.wait()
                 except KeyboardInterrupt:
                     pass
                 finally:
@@ -648,21 +649,21 @@ def triggers_worker(renew_every: float) -> None:
 @click.option("--renew-every", default=600.0, show_default=True, help="Seconds between renewal passes.")
 def serve_command(host: str, port: int, public_url: str | None, renew_every: float) -> None:
     """Receiver, processor and renewer in one process; events go to stdout as JSON lines."""
+    import threading
+
     from triggers.worker import Receiver, Worker
 
     store = _store()
     try:
         with _stop_on_sigterm(), _runtime_for(store) as runtime:
-            workers: list[Worker] = []
-            with Receiver(
-                store, host, port, on_enqueued=lambda i: workers and workers[0].notify(i)
-            ) as receiver:
+            wake = threading.Event()
+            with Receiver(store, host, port, on_enqueued=lambda _: wake.set()) as receiver:
                 service = _trigger_service(store, runtime, public_url or receiver.url)
-                workers.append(Worker(service, renew_every=renew_every))
+                worker = Worker(service, renew_every=renew_every, wake=wake)
                 click.echo(f"receiving trigger notifications at {receiver.url} (Ctrl-C stops)", err=True)
                 try:
-                    with workers[0]:
-                        workers[0].wait()
+                    with worker:
+                        worker.wait()
                 except KeyboardInterrupt:
                     pass
     except ConnectorError as exc:

@@ -37,13 +37,15 @@ class Worker:
         renew_every: float = 600.0,
         renew_margin: timedelta = DEFAULT_RENEW_MARGIN,
         on_renewed: Callable[[RenewReport], None] | None = None,
+        wake: threading.Event | None = None,
     ) -> None:
         self.service = service
         self.poll_every = poll_every
         self.renew_every = renew_every
         self.renew_margin = renew_margin
         self.on_renewed = on_renewed
-        self._wake = threading.Event()
+        self._wake = wake or threading.Event()
+        """Set by the receiver's on_enqueued (or ``notify``): process now."""
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
