@@ -73,6 +73,47 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
         ),
     ),
+    (
+        2,
+        "trigger instances (encrypted clientState and secrets); durable notification queue; delivered keys",
+        (
+            """CREATE TABLE trigger_instances (
+                id TEXT PRIMARY KEY,
+                trigger_key TEXT NOT NULL,
+                connection_name TEXT NOT NULL,
+                config TEXT NOT NULL,
+                client_state BLOB NOT NULL,
+                state TEXT NOT NULL,
+                secrets BLOB NOT NULL,
+                status TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                last_success_at REAL,
+                last_error TEXT,
+                last_error_at REAL
+            )""",
+            """CREATE TABLE trigger_queue (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                instance_id TEXT NOT NULL REFERENCES trigger_instances (id) ON DELETE CASCADE,
+                kind TEXT NOT NULL,
+                item TEXT NOT NULL,
+                received_at REAL NOT NULL,
+                available_at REAL NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                claimed_by TEXT,
+                last_error TEXT
+            )""",
+            "CREATE INDEX trigger_queue_available_at ON trigger_queue (available_at, seq)",
+            "CREATE INDEX trigger_queue_instance_id ON trigger_queue (instance_id)",
+            """CREATE TABLE trigger_delivered (
+                instance_id TEXT NOT NULL,
+                dedupe_key TEXT NOT NULL,
+                delivered_at REAL NOT NULL,
+                PRIMARY KEY (instance_id, dedupe_key)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX trigger_delivered_at ON trigger_delivered (delivered_at)",
+        ),
+    ),
 )
 
 _KEY_CHECK = b"outlook-connector key check"
@@ -112,6 +153,48 @@ class ConnectionRecord:
     last_error: str | None = None
     last_error_at: float | None = None
     has_tokens: bool = False
+
+
+TRIGGER_STATUSES = ("active", "paused", "disabled")
+"""``paused``: notifications are still received and queued; ``disabled``: the receiver refuses them."""
+
+
+@dataclass(frozen=True)
+class TriggerInstance:
+    """One enabled trigger. ``id`` is opaque and URL-safe (also the receiver's URL path part);
+    ``client_state`` and ``secrets`` are stored encrypted; ``state`` is JSON owned by the trigger
+    lifecycle code (subscriptions, delta cursors...). Timestamps are epoch seconds."""
+
+    id: str
+    trigger_key: str
+    connection_name: str
+    config: Mapping[str, Any]
+    client_state: str = field(repr=False)
+    state: Mapping[str, Any] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    status: str = "active"
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    last_success_at: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+
+
+@dataclass(frozen=True)
+class QueuedNotification:
+    """A claimed queue row: one notification item (``kind`` "change" or "lifecycle") as received.
+    ``attempts`` counts claims, this one included."""
+
+    seq: int
+    instance_id: str
+    kind: str
+    item: dict[str, Any]
+    received_at: float
+    attempts: int
+
+
+class UnknownTriggerInstanceError(LookupError):
+    """Notifications were enqueued for a trigger instance the store does not have (any more)."""
 
 
 class Store:
@@ -483,10 +566,262 @@ class Store:
             return self._open_json(blob, _label("kv", namespace, key), f"the value of {namespace}/{key}")
         return json.loads(blob)
 
+    # -- trigger instances ---------------------------------------------------------------------------
+    _TRIGGER_COLUMNS = (
+        "id, trigger_key, connection_name, config, client_state, state, secrets, status, created_at,"
+        " updated_at, last_success_at, last_error, last_error_at"
+    )
+
+    def save_trigger_instance(self, instance: TriggerInstance) -> None:
+        """Create or replace the instance (its queue and delivered keys are kept on replace).
+        A new instance's ``created_at``/``updated_at`` of 0 are set to now."""
+        if not instance.id or len(instance.id) > 200 or not instance.id.isascii():
+            raise ConfigurationError(f"invalid trigger instance id {instance.id!r}")
+        _check_status(instance.status)
+        now = self.clock()
+        client_state = instance.client_state.encode("utf-8")
+        sealed_state = self.cipher().seal(client_state, _label("trigger", instance.id))
+        sealed_secrets = self._seal_json(dict(instance.secrets), _label("trigger-secrets", instance.id))
+        with self.transaction() as db:
+            db.execute(
+                f"INSERT INTO trigger_instances ({self._TRIGGER_COLUMNS}) VALUES"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                " trigger_key = excluded.trigger_key, connection_name = excluded.connection_name,"
+                " config = excluded.config, client_state = excluded.client_state, state = excluded.state,"
+                " secrets = excluded.secrets, status = excluded.status, updated_at = excluded.updated_at,"
+                " last_success_at = excluded.last_success_at, last_error = excluded.last_error,"
+                " last_error_at = excluded.last_error_at",
+                (
+                    instance.id,
+                    instance.trigger_key,
+                    instance.connection_name,
+                    _dump(instance.config),
+                    sealed_state,
+                    _dump(instance.state),
+                    sealed_secrets,
+                    instance.status,
+                    instance.created_at or now,
+                    now,
+                    instance.last_success_at,
+                    instance.last_error,
+                    instance.last_error_at,
+                ),
+            )
+
+    def get_trigger_instance(self, instance_id: str) -> TriggerInstance | None:
+        """The instance with its clientState and secrets decrypted, or None."""
+        with self.read() as db:
+            row = db.execute(
+                f"SELECT {self._TRIGGER_COLUMNS} FROM trigger_instances WHERE id = ?", (instance_id,)
+            ).fetchone()
+        return None if row is None else self._trigger_instance(row)
+
+    def list_trigger_instances(self) -> list[TriggerInstance]:
+        """Every instance, oldest first."""
+        with self.read() as db:
+            rows = db.execute(
+                f"SELECT {self._TRIGGER_COLUMNS} FROM trigger_instances ORDER BY created_at, id"
+            ).fetchall()
+        return [self._trigger_instance(row) for row in rows]
+
+    def _trigger_instance(self, row: tuple[Any, ...]) -> TriggerInstance:
+        id_ = row[0]
+        client_state = self.cipher().open(bytes(row[4]), _label("trigger", id_), f"the clientState of {id_}")
+        secrets = self._open_json(row[6], _label("trigger-secrets", id_), f"the secrets of trigger {id_}")
+        return TriggerInstance(
+            id=id_,
+            trigger_key=row[1],
+            connection_name=row[2],
+            config=json.loads(row[3]),
+            client_state=client_state.decode("utf-8"),
+            state=json.loads(row[5]),
+            secrets=secrets,
+            status=row[7],
+            created_at=row[8],
+            updated_at=row[9],
+            last_success_at=row[10],
+            last_error=row[11],
+            last_error_at=row[12],
+        )
+
+    def update_trigger_state(
+        self, instance_id: str, state: Mapping[str, Any], *, expected: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Replace the instance's state; with ``expected``, only if the current state equals it
+        (compare-and-set). False if the instance is gone or the state had changed."""
+        with self.transaction() as db:
+            if expected is not None:
+                sql = "SELECT state FROM trigger_instances WHERE id = ?"
+                row = db.execute(sql, (instance_id,)).fetchone()
+                if row is None or json.loads(row[0]) != json.loads(_dump(expected)):
+                    return False
+            return (
+                db.execute(
+                    "UPDATE trigger_instances SET state = ?, updated_at = ? WHERE id = ?",
+                    (_dump(state), self.clock(), instance_id),
+                ).rowcount
+                > 0
+            )
+
+    def set_trigger_status(self, instance_id: str, status: str) -> bool:
+        """Set "active", "paused" or "disabled"; False if the instance is gone."""
+        _check_status(status)
+        with self.transaction() as db:
+            return (
+                db.execute(
+                    "UPDATE trigger_instances SET status = ?, updated_at = ? WHERE id = ?",
+                    (status, self.clock(), instance_id),
+                ).rowcount
+                > 0
+            )
+
+    def record_trigger_success(self, instance_id: str) -> None:
+        """Note a successful delivery or sync (clears the last error)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE trigger_instances SET last_success_at = ?, last_error = NULL, last_error_at = NULL"
+                " WHERE id = ?",
+                (self.clock(), instance_id),
+            )
+
+    def record_trigger_error(self, instance_id: str, message: str) -> None:
+        """Note a failure; the message must not contain secrets (it is shown in listings)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE trigger_instances SET last_error = ?, last_error_at = ? WHERE id = ?",
+                ((message or "failed")[:2000], self.clock(), instance_id),
+            )
+
+    def delete_trigger_instance(self, instance_id: str) -> bool:
+        """Forget the instance, its queued notifications and its delivered keys. False if unknown."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM trigger_queue WHERE instance_id = ?", (instance_id,))
+            db.execute("DELETE FROM trigger_delivered WHERE instance_id = ?", (instance_id,))
+            return db.execute("DELETE FROM trigger_instances WHERE id = ?", (instance_id,)).rowcount > 0
+
+    # -- durable notification queue --------------------------------------------------------------------
+    def enqueue_notifications(self, instance_id: str, kind: str, items: list[dict[str, Any]]) -> int:
+        """Queue notification items (``kind`` "change" or "lifecycle") in one transaction: all of
+        them or none. Returns how many rows were added. Raises ``UnknownTriggerInstanceError`` if
+        the instance does not exist."""
+        import sqlite3
+
+        if kind not in ("change", "lifecycle"):
+            raise ConfigurationError(f"invalid notification kind {kind!r}: change or lifecycle")
+        if not items:
+            return 0
+        now = self.clock()
+        rows = [(instance_id, kind, _dump(item), now, now) for item in items]
+        try:
+            with self.transaction() as db:
+                db.executemany(
+                    "INSERT INTO trigger_queue (instance_id, kind, item, received_at, available_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
+        except sqlite3.IntegrityError:  # the foreign key: no such instance
+            raise UnknownTriggerInstanceError(f"no trigger instance {instance_id!r}") from None
+        return len(rows)
+
+    def claim_notifications(
+        self, worker: str, limit: int = 100, lease_seconds: float = 60
+    ) -> list[QueuedNotification]:
+        """Claim up to ``limit`` due rows, oldest first, for ``lease_seconds``: no other claim
+        (thread or process) gets them until the lease runs out, after which they are due again
+        (a worker that died loses them to the next claim). Finish each with ``complete_notification``
+        or ``retry_notification``."""
+        if limit <= 0:
+            return []
+        now = self.clock()
+        with self.transaction() as db:
+            rows = db.execute(
+                "SELECT seq, instance_id, kind, item, received_at, attempts FROM trigger_queue"
+                " WHERE available_at <= ? ORDER BY seq LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            if rows:
+                db.executemany(
+                    "UPDATE trigger_queue SET available_at = ?, attempts = attempts + 1, claimed_by = ?"
+                    " WHERE seq = ?",
+                    [(now + lease_seconds, worker, row[0]) for row in rows],
+                )
+        return [
+            QueuedNotification(
+                seq=seq,
+                instance_id=instance_id,
+                kind=kind,
+                item=json.loads(item),
+                received_at=received_at,
+                attempts=attempts + 1,
+            )
+            for seq, instance_id, kind, item, received_at, attempts in rows
+        ]
+
+    def complete_notification(self, seq: int) -> None:
+        """The row was handled: remove it from the queue."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM trigger_queue WHERE seq = ?", (seq,))
+
+    def retry_notification(self, seq: int, error: str, delay: float) -> None:
+        """The row failed: release it, due again in ``delay`` seconds (``error`` kept for listings)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE trigger_queue SET available_at = ?, claimed_by = NULL, last_error = ? WHERE seq = ?",
+                (self.clock() + max(0.0, delay), (error or "failed")[:2000], seq),
+            )
+
+    def pending_notification_count(self, instance_id: str | None = None) -> int:
+        """Rows not completed yet (due, waiting for a retry, or claimed), of one instance or all."""
+        with self.read() as db:
+            if instance_id is None:
+                row = db.execute("SELECT COUNT(*) FROM trigger_queue").fetchone()
+            else:
+                row = db.execute(
+                    "SELECT COUNT(*) FROM trigger_queue WHERE instance_id = ?", (instance_id,)
+                ).fetchone()
+        return int(row[0])
+
+    # -- delivered keys (exactly once) -----------------------------------------------------------------
+    def mark_delivered(self, instance_id: str, dedupe_key: str) -> bool:
+        """Remember that this change was delivered; True the first time (atomic across threads and
+        processes: of two concurrent calls exactly one gets True)."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO trigger_delivered (instance_id, dedupe_key, delivered_at)"
+                " VALUES (?, ?, ?)",
+                (instance_id, dedupe_key, self.clock()),
+            )
+            return cursor.rowcount > 0
+
+    def was_delivered(self, instance_id: str, dedupe_key: str) -> bool:
+        with self.read() as db:
+            row = db.execute(
+                "SELECT 1 FROM trigger_delivered WHERE instance_id = ? AND dedupe_key = ?",
+                (instance_id, dedupe_key),
+            ).fetchone()
+        return row is not None
+
+    def prune_delivered(self, older_than: float = 7 * 86400.0) -> int:
+        """Forget delivered keys older than ``older_than`` seconds (Graph does not redeliver a
+        notification after a few hours, and delta reports a change once); returns how many."""
+        with self.transaction() as db:
+            return db.execute(
+                "DELETE FROM trigger_delivered WHERE delivered_at < ?", (self.clock() - older_than,)
+            ).rowcount
+
 
 def _label(*parts: str) -> bytes:
     """Associated data binding a sealed value to what it belongs to."""
     return "\0".join(parts).encode("utf-8")
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _check_status(status: str) -> None:
+    if status not in TRIGGER_STATUSES:
+        raise ConfigurationError(f"invalid trigger status {status!r}: one of {', '.join(TRIGGER_STATUSES)}")
 
 
 def _check_name(name: str) -> None:

@@ -282,14 +282,15 @@ def test_lock_serializes_threads(store: Store) -> None:
 def test_migrations_are_applied_once_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "state.db"
     Store(path).close()
-    extra: store_module.Migration = (2, "test table", ("CREATE TABLE later_feature (id INTEGER)",))
+    later = store_module.MIGRATIONS[-1][0] + 1
+    extra: store_module.Migration = (later, "test table", ("CREATE TABLE later_feature (id INTEGER)",))
     monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, extra))
     with Store(path) as upgraded:
-        assert upgraded.schema_version() == 2
+        assert upgraded.schema_version() == later
         with upgraded.read() as db:
             assert db.execute("SELECT COUNT(*) FROM later_feature").fetchone()[0] == 0
     with Store(path) as again:  # nothing to apply twice
-        assert again.schema_version() == 2
+        assert again.schema_version() == later
 
 
 def test_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
