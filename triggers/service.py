@@ -415,45 +415,49 @@ class TriggerService:
         if change_type == "deleted":
             return Change("deleted", resource_id, None, None)
         client = self._client(instance)
-        resource: dict[str, Any] | None
-        if "encryptedContent" in item and instance.secrets.get("private_key_pem"):
-            resource = self._decrypt(instance, item)
-            if plan.expand_attachments:
-                resource["attachments"] = _attachments(client, resource, _item_path(item))
-        else:
-            resource = self._fetch(client, plan, item, resource_id)
-            if resource is None:
-                return None  # gone since: its deleted notification follows
+        resource = self._decrypt(instance, item) if "encryptedContent" in item else None
+        if resource is None:
+            try:
+                resource = client.get_json(_item_path(item))
+            except GraphError as exc:
+                if exc.status == 404:
+                    return None  # gone since: its deleted notification follows
+                raise
         if plan.only_with_attachments and not resource.get("hasAttachments"):
             return None
+        if plan.expand_attachments:
+            try:
+                resource["attachments"] = _attachments(client, resource, _item_path(item))
+            except GraphError as exc:
+                if exc.status == 404:
+                    return None
+                raise
         change_key = resource.get("changeKey") or _etag_key(data.get("@odata.etag"))
         return Change(change_type, resource_id, change_key, resource)
 
-    def _fetch(
-        self, client: GraphClient, plan: TriggerPlan, item: Mapping[str, Any], resource_id: str
-    ) -> dict[str, Any] | None:
-        path = _item_path(item)
-        params = (
-            {"$expand": f"attachments($select={_ATTACHMENT_FIELDS})"} if plan.expand_attachments else None
-        )
+    def _decrypt(self, instance: TriggerInstance, item: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The item's ``encryptedContent``, once its ``validationTokens`` proved the POST came from
+        Graph; None (read the item from Graph instead) when it cannot be trusted or decrypted."""
+        from triggers.rich import RichNotificationError, decrypt_content
+
+        key = instance.secrets.get("private_key_pem")
+        if not key:
+            return None
         try:
-            return client.get_json(path, params=params)
-        except GraphError as exc:
-            if exc.status == 404:
-                return None
-            raise
-
-    def _decrypt(self, instance: TriggerInstance, item: Mapping[str, Any]) -> dict[str, Any]:
-        from triggers.rich import decrypt_content
-
-        tokens = item.get("validationTokens")
-        if tokens is not None:
-            self._validator(instance, item).check(list(tokens))
-        return decrypt_content(
-            item["encryptedContent"],
-            instance.secrets["private_key_pem"].encode("ascii"),
-            expected_certificate_id=instance.state.get("certificate", {}).get("certificate_id"),
-        )
+            tokens = item.get("validationTokens")
+            if not isinstance(tokens, list) or not tokens:
+                raise RichNotificationError("the notification carries no validationTokens")
+            self._validator(instance, item).check([str(t) for t in tokens])
+            return decrypt_content(
+                item["encryptedContent"],
+                key.encode("ascii"),
+                expected_certificate_id=instance.state.get("certificate", {}).get("certificate_id"),
+            )
+        except RichNotificationError as exc:
+            if exc.retryable:
+                raise
+            log.warning("trigger %s: resource data not used (%s); reading the item", instance.id, exc.reason)
+            return None
 
     def _validator(self, instance: TriggerInstance, item: Mapping[str, Any]) -> TokenValidator:
         from triggers.rich import TokenValidator, jwks_url_for
