@@ -704,24 +704,29 @@ class Store:
         """Queue notification items (``kind`` "change" or "lifecycle") in one transaction: all of
         them or none. Returns how many rows were added. Raises ``UnknownTriggerInstanceError`` if
         the instance does not exist."""
+        return self.enqueue_notification_rows(instance_id, [(kind, item) for item in items])
+
+    def enqueue_notification_rows(self, instance_id: str, rows: list[tuple[str, dict[str, Any]]]) -> int:
+        """``enqueue_notifications`` for items of different kinds: (kind, item) pairs, one transaction."""
         import sqlite3
 
-        if kind not in ("change", "lifecycle"):
-            raise ConfigurationError(f"invalid notification kind {kind!r}: change or lifecycle")
-        if not items:
+        for kind, _ in rows:
+            if kind not in ("change", "lifecycle"):
+                raise ConfigurationError(f"invalid notification kind {kind!r}: change or lifecycle")
+        if not rows:
             return 0
         now = self.clock()
-        rows = [(instance_id, kind, _dump(item), now, now) for item in items]
+        values = [(instance_id, kind, _dump(item), now, now) for kind, item in rows]
         try:
             with self.transaction() as db:
                 db.executemany(
                     "INSERT INTO trigger_queue (instance_id, kind, item, received_at, available_at)"
                     " VALUES (?, ?, ?, ?, ?)",
-                    rows,
+                    values,
                 )
         except sqlite3.IntegrityError:  # the foreign key: no such instance
             raise UnknownTriggerInstanceError(f"no trigger instance {instance_id!r}") from None
-        return len(rows)
+        return len(values)
 
     def claim_notifications(
         self, worker: str, limit: int = 100, lease_seconds: float = 60

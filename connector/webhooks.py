@@ -1,0 +1,186 @@
+"""The receiver of Microsoft Graph change and lifecycle notifications (a Flask app factory).
+
+    gunicorn --workers 2 --bind 0.0.0.0:8000 'connector.webhooks:create_app()'
+
+Each trigger instance has its own opaque URLs: ``POST /hooks/<instance_id>/notifications`` and
+``POST /hooks/<instance_id>/lifecycle``. The receiver only checks and persists; it never calls
+Graph (Graph wants the answer within 3 seconds). For each POST:
+
+- ``?validationToken=...`` (Graph validating a new subscription): 200, ``text/plain``, the decoded
+  token - for a known, enabled instance only.
+- unknown or disabled instance: 404 (a paused instance still accepts and queues);
+  a body over ``max_body_bytes``: 413 (Content-Length checked first, the streamed read capped too);
+  a body that is not JSON ``{"value": [{...}, ...]}``: 400.
+- each item's ``clientState`` is compared in constant time with the instance's secret; a wrong
+  one is dropped and logged (never the secret, never the value received), never queued.
+- the good items are written to the store in one transaction (``kind`` "lifecycle" for items
+  carrying ``lifecycleEvent``, else "change"; ``clientState`` removed, the body's
+  ``validationTokens`` copied onto each item) BEFORE the 202 answer. If the write fails the answer
+  is 503, so Graph sends the batch again; nothing is half written.
+
+``create_app()`` without a store opens ``$OUTLOOK_CONNECTOR_HOME/state.db`` once per process (each
+gunicorn worker has its own pooled connections; the queue is safe across processes).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, request
+
+from connector.store import Store, TriggerInstance, UnknownTriggerInstanceError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY_BYTES = 1_000_000
+"""Graph sends at most 100 items per POST (rich ones are a few KB each)."""
+
+_INSTANCE_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
+_READ_CHUNK = 64 * 1024
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def create_app(
+    store: Store | None = None,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    on_enqueued: Callable[[str], None] | None = None,
+) -> Flask:
+    """The receiver app. ``on_enqueued(instance_id)`` is called after notifications were
+    committed (e.g. to wake a processor thread in the same process); its errors are logged only."""
+    if max_body_bytes < 1:
+        raise ValueError("max_body_bytes must be positive")
+    state = store if store is not None else Store()
+    state.cipher()  # a wrong or missing key fails at start, not on the first notification
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = None  # checked below, with our own answer
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        try:
+            with state.read() as db:
+                db.execute("SELECT 1 FROM trigger_instances LIMIT 1").fetchall()
+        except Exception:
+            log.exception("health check: the state store is not usable")
+            return _text("store unavailable\n", 503)
+        return _text("ok\n", 200)
+
+    @app.post("/hooks/<instance_id>/notifications")
+    def notifications(instance_id: str) -> Response:
+        return _receive(instance_id)
+
+    @app.post("/hooks/<instance_id>/lifecycle")
+    def lifecycle(instance_id: str) -> Response:
+        return _receive(instance_id)
+
+    def _receive(instance_id: str) -> Response:
+        token = request.args.get("validationToken")
+        if token is not None:
+            if _instance(instance_id) is None:
+                return _text("unknown trigger\n", 404)
+            return _text(token, 200)  # request.args is URL-decoded
+
+        length = request.content_length
+        if length is not None and length > max_body_bytes:
+            return _text("notification body too large\n", 413)
+        instance = _instance(instance_id)
+        if instance is None:
+            return _text("unknown trigger\n", 404)
+        try:
+            items, validation_tokens = _parse(_read_body(max_body_bytes))
+        except _BadRequest as exc:
+            return _text(exc.message + "\n", exc.status)
+
+        rows: list[tuple[str, dict[str, Any]]] = []
+        dropped = 0
+        expected = instance.client_state.encode("utf-8")
+        for item in items:
+            received = item.pop("clientState", None)
+            if not isinstance(received, str) or not hmac.compare_digest(received.encode("utf-8"), expected):
+                dropped += 1
+                continue
+            if validation_tokens is not None:
+                item["validationTokens"] = validation_tokens
+            rows.append(("lifecycle" if "lifecycleEvent" in item else "change", item))
+        if dropped:
+            log.warning(
+                "trigger %s: dropped %d of %d notification item(s) with a wrong or missing clientState",
+                instance.id,
+                dropped,
+                len(items),
+            )
+        if rows:
+            try:
+                state.enqueue_notification_rows(instance.id, rows)
+            except UnknownTriggerInstanceError:  # deleted while this request was on its way
+                return _text("unknown trigger\n", 404)
+            except Exception:
+                log.exception("trigger %s: could not store %d notification item(s)", instance.id, len(rows))
+                return _text("could not store the notifications; send them again\n", 503)
+            if on_enqueued is not None:
+                try:
+                    on_enqueued(instance.id)
+                except Exception:
+                    log.exception("trigger %s: the on_enqueued callback failed", instance.id)
+        return Response(status=202)
+
+    def _instance(instance_id: str) -> TriggerInstance | None:
+        if not _INSTANCE_ID.fullmatch(instance_id):
+            return None
+        instance = state.get_trigger_instance(instance_id)
+        if instance is None or instance.status == "disabled":
+            return None
+        return instance
+
+    return app
+
+
+def _text(body: str, status: int) -> Response:
+    response = Response(body, status=status, mimetype="text/plain")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _read_body(limit: int) -> bytes:
+    """The request body, refusing more than ``limit`` bytes whatever Content-Length said."""
+    stream = request.stream
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = stream.read(min(_READ_CHUNK, limit + 1 - total))
+        if not chunk:
+            break
+        total += len(chunk)
+        if total > limit:
+            raise _BadRequest(413, "notification body too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse(body: bytes) -> tuple[list[dict[str, Any]], list[Any] | None]:
+    """The items of ``{"value": [...]}`` and the body's ``validationTokens`` (rich notifications)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise _BadRequest(400, "the body is not JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("value"), list):
+        raise _BadRequest(400, 'the body is not a notification collection {"value": [...]}')
+    items = data["value"]
+    if not all(isinstance(item, dict) for item in items):
+        raise _BadRequest(400, "every notification in value must be an object")
+    tokens = data.get("validationTokens")
+    if tokens is not None and not isinstance(tokens, list):
+        raise _BadRequest(400, "validationTokens must be a list")
+    return items, tokens
