@@ -1,0 +1,203 @@
+"""Notification ingest throughput: our receiver under gunicorn vs a bare Flask 202 handler.
+
+    .venv/bin/python bench/webhook_ingest.py [--requests 2000] [--rounds 5] [--clients 2] [--threads 4]
+
+Two gunicorn servers with the same settings (2 gthread workers, 4 threads each, loopback):
+- receiver: ``connector.webhooks:create_app()`` on a temporary store (OUTLOOK_CONNECTOR_HOME and
+  OUTLOOK_CONNECTOR_KEY), one trigger instance: instance lookup, clientState checked in constant
+  time, every item committed to the durable queue (SQLite WAL) before the 202;
+- bare: ``bench.webhook_ingest:create_bare_app()``, a Flask route that reads the body and answers 202.
+
+Client processes (``--clients``, each with ``--threads`` keep-alive connections) POST realistic
+Graph message notification bodies, in batches of 1 and of 10 items. Rounds alternate between the
+two servers; notifications/s medians over rounds and the ratio receiver/bare are printed per batch
+size. Goal: the receiver keeps at least 70% of the bare handler's rate. The client shares the CPU
+with the servers, equally for both, so compare ratios rather than absolute rates across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from flask import Flask, Response, request
+
+INSTANCE = "BenchInstance0123456789abcdefgh"
+CLIENT_STATE = "bench-client-state-" + "k" * 32
+SERVER = ("--timeout", "60", "--keep-alive", "30", "--backlog", "2048")
+
+
+def create_bare_app() -> Flask:
+    """The baseline: same routes, reads the body, answers 202, stores nothing."""
+    app = Flask(__name__)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response("ok\n", mimetype="text/plain")
+
+    @app.post("/hooks/<instance_id>/notifications")
+    def notifications(instance_id: str) -> Response:
+        request.get_data()
+        return Response(status=202)
+
+    return app
+
+
+def notification_body(batch: int, start: int) -> bytes:
+    """A POST body as Graph sends it for message changes (basic notifications, no resource data)."""
+    items = []
+    for n in range(start, start + batch):
+        message_id = f"AAMkAGI2TG93AGQ4LWY2ZTYtNGE3Mi1hNTBjLTRjNzIwZDY0NjA2ZABGAAAAAACvK0WtAAA{n:08d}="
+        items.append(
+            {
+                "subscriptionId": "7f105c7d-2dc5-4530-97cd-4e7ae6534c07",
+                "subscriptionExpirationDateTime": "2026-11-25T18:23:45.9356913Z",
+                "changeType": "created",
+                "resource": f"Users/87d349ed-44d7-43e1-9a83-5f2406dee5bd/Messages/{message_id}",
+                "resourceData": {
+                    "@odata.type": "#Microsoft.Graph.Message",
+                    "@odata.id": f"Users/87d349ed-44d7-43e1-9a83-5f2406dee5bd/Messages/{message_id}",
+                    "@odata.etag": 'W/"CQAAABYAAACQ2fKdhq8oSKEDSVrdi3lRAAAO2aPY"',
+                    "id": message_id,
+                },
+                "clientState": CLIENT_STATE,
+                "tenantId": "84bd8158-6d4d-4958-8b9f-9d6445542f95",
+            }
+        )
+    return json.dumps({"value": items}).encode()
+
+
+def _fire(url: str, bodies: list[bytes], threads: int, start_at: float) -> tuple[float, float, int]:
+    """POST every body over ``threads`` keep-alive connections; (first start, last end, non-202s)."""
+    parts = urlsplit(url)
+    assert parts.hostname is not None and parts.port is not None
+    failures = 0
+    lock = threading.Lock()
+
+    def worker(mine: list[bytes]) -> None:
+        nonlocal failures
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        bad = 0
+        headers = {"Content-Type": "application/json"}
+        for body in mine:
+            connection.request("POST", parts.path, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            if response.status != 202:
+                bad += 1
+        connection.close()
+        with lock:
+            failures += bad
+
+    chunks = [bodies[i::threads] for i in range(threads)]
+    pool = [threading.Thread(target=worker, args=(chunk,)) for chunk in chunks]
+    while time.monotonic() < start_at:  # every client process starts at the same moment
+        time.sleep(min(0.001, max(0.0, start_at - time.monotonic())))
+    began = time.monotonic()
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return began, time.monotonic(), failures
+
+
+def measure(pool: Any, url: str, batch: int, requests: int, clients: int, threads: int) -> float:
+    """Notifications per second for ``requests`` POSTs of ``batch`` items from all client processes."""
+    per_client = requests // clients
+    jobs = []
+    start_at = time.monotonic() + 0.2  # CLOCK_MONOTONIC is shared by the processes on Linux
+    for c in range(clients):
+        bodies = [notification_body(batch, (c * per_client + i) * batch) for i in range(per_client)]
+        jobs.append((url, bodies, threads, start_at))
+    results = pool.starmap(_fire, jobs)
+    failures = sum(r[2] for r in results)
+    if failures:
+        raise SystemExit(f"{failures} POSTs to {url} were not answered 202")
+    elapsed = max(r[1] for r in results) - min(r[0] for r in results)
+    return per_client * clients * batch / elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=2000, help="POSTs per server, batch size and round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument("--threads", type=int, default=4, help="connections per client process")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of each server")
+    args = parser.parse_args()
+
+    from bench._gunicorn import Gunicorn
+    from connector.store import Store, TriggerInstance
+
+    with tempfile.TemporaryDirectory() as home:
+        env = {
+            "OUTLOOK_CONNECTOR_HOME": home,
+            "OUTLOOK_CONNECTOR_KEY": base64.b64encode(os.urandom(32)).decode(),
+        }
+        os.environ.update(env)
+        with Store() as store:
+            store.save_trigger_instance(
+                TriggerInstance(
+                    id=INSTANCE,
+                    trigger_key="webhook",
+                    connection_name="bench",
+                    config={},
+                    client_state=CLIENT_STATE,
+                )
+            )
+        settings: dict[str, Any] = {"workers": args.workers, "threads": 4, "env": env, "extra_args": SERVER}
+        receiver = Gunicorn("connector.webhooks:create_app()", **settings)
+        bare = Gunicorn("bench.webhook_ingest:create_bare_app()", **settings)
+        context = multiprocessing.get_context("spawn")
+        with receiver, bare, context.Pool(args.clients) as pool:
+            urls = {
+                "receiver": f"{receiver.url}/hooks/{INSTANCE}/notifications",
+                "bare": f"{bare.url}/hooks/{INSTANCE}/notifications",
+            }
+            rates: dict[tuple[str, int], list[float]] = {}
+            for batch in (1, 10):
+                for url in urls.values():  # warm up: imports, connections, SQLite pages
+                    measure(pool, url, batch, min(200, args.requests), args.clients, args.threads)
+                for _ in range(args.rounds):
+                    for name, url in urls.items():
+                        rate = measure(pool, url, batch, args.requests, args.clients, args.threads)
+                        rates.setdefault((name, batch), []).append(rate)
+            with Store() as store:
+                queued = store.pending_notification_count(INSTANCE)
+
+    expected = (args.requests // args.clients) * args.clients * (args.rounds * 11) + (
+        min(200, args.requests) // args.clients * args.clients * 11
+    )
+    print(
+        f"gunicorn: {args.workers} gthread workers x 4 threads per server; client: {args.clients} processes"
+        f" x {args.threads} connections; {args.requests} POSTs per round, {args.rounds} rounds"
+    )
+    for batch in (1, 10):
+        medians = {name: statistics.median(rates[(name, batch)]) for name in ("receiver", "bare")}
+        for name in ("receiver", "bare"):
+            rounds = ", ".join(f"{v:.0f}" for v in rates[(name, batch)])
+            print(f"batch {batch:>2} {name:<8}: {medians[name]:8.0f} notifications/s (rounds: {rounds})")
+        ratio = medians["receiver"] / medians["bare"]
+        print(f"batch {batch:>2} ratio receiver/bare: {ratio:6.1%}  (goal >= 70%)")
+    print(f"notifications in the receiver's queue: {queued} (expected {expected})")
+    return 0 if queued == expected else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
