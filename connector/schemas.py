@@ -3,7 +3,8 @@
 A handler is ``def handler(ctx, params: InputModel) -> dict`` decorated with ``@returns(OutputModel)``.
 The input model comes from the type hint of ``params``; the output model from ``@returns``.
 
-Run ``python -m connector.schemas`` to rewrite ``schemas/actions/*.json`` after changing a model,
+Run ``python -m connector.schemas`` to rewrite ``schemas/actions/*.json`` (and the data source,
+connection and trigger schemas) after changing a model,
 and ``python -m connector.schemas --check`` to list the stale ones (a test does the same).
 """
 
@@ -66,6 +67,10 @@ def generated_schemas(entry: Entry) -> dict[str, dict[str, Any]]:
     if "output_schema" in entry.data:
         out = output_model(handler).model_json_schema(mode="serialization", by_alias=True)
         schemas["output_schema"] = _finish(out, f"{entry['label']} output")
+    if entry.kind == "triggers" and "event_schema" in entry.data:
+        from triggers.definitions import TriggerEventModel
+
+        schemas["event_schema"] = _finish(TriggerEventModel.model_json_schema(), "Trigger event")
     return schemas
 
 
@@ -76,7 +81,7 @@ def render(schema: dict[str, Any]) -> str:
 def stale_files(manifest: Manifest) -> dict[Path, str]:
     """Schema files whose committed text differs from what the models generate."""
     stale: dict[Path, str] = {}
-    for section in ("connections", "actions", "data_sources"):
+    for section in ("connections", "actions", "data_sources", "triggers"):
         for entry in manifest.sections[section].values():
             for name, schema in generated_schemas(entry).items():
                 path = entry.path(name)

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 import weakref
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -210,10 +212,12 @@ class _Round:
     change_type: str | None
     changes: list[tuple[str, str]]  # (message id, "created" | "updated" | "deleted")
     baseline: dict[str, str]  # the folder at the end of this round: message id -> changeKey
+    received_filter: tuple[str, str] | None = None  # ("ge" | "gt", ISO time): Graph's one delta $filter
 
 
 _ROUNDS: weakref.WeakKeyDictionary[SandboxState, dict[str, _Round]] = weakref.WeakKeyDictionary()
-_DELTA_OPTIONS = {"$select", "select", "$skiptoken", "$deltatoken", "changeType", "$top", "top"}
+_DELTA_OPTIONS = {"$select", "select", "$skiptoken", "$deltatoken", "changeType", "$top", "top", "$filter"}
+_RECEIVED_FILTER = re.compile(r"^\s*receivedDateTime\s+(ge|gt)\s+(\S+)\s*$", re.IGNORECASE)
 _CHANGE_TYPES = ("created", "updated", "deleted")
 
 
@@ -225,8 +229,40 @@ def _sync_state_not_found() -> GraphError:
     return GraphError(410, "SyncStateNotFound", "The sync state generation is not found or has expired.")
 
 
+def _received_filter(text: str | None) -> tuple[str, str] | None:
+    """Message delta takes only ``$filter=receivedDateTime ge|gt {time}`` (kept for later rounds)."""
+    if text is None:
+        return None
+    match = _RECEIVED_FILTER.match(text)
+    if match is None:
+        raise bad_request("Only receivedDateTime ge/gt filters are supported by messages delta.")
+    try:
+        moment = datetime.fromisoformat(match.group(2).replace("Z", "+00:00"))
+    except ValueError:
+        raise bad_request(f"Invalid date/time '{match.group(2)}' in $filter.") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return match.group(1).lower(), moment.astimezone(UTC).isoformat()
+
+
+def _received_ok(message: dict[str, Any], received_filter: tuple[str, str] | None) -> bool:
+    if received_filter is None:
+        return True
+    operator, bound = received_filter
+    text = str(message.get("receivedDateTime") or "")
+    try:
+        received = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).isoformat()
+    except ValueError:
+        return False
+    return received >= bound if operator == "ge" else received > bound
+
+
 def _new_round(box: Mailbox, folder_id: str, previous: _Round | None) -> _Round:
-    messages = sorted(box.messages_in(folder_id), key=lambda m: str(m.get("receivedDateTime") or ""))
+    received_filter = previous.received_filter if previous else _received_filter(request.args.get("$filter"))
+    messages = sorted(
+        (m for m in box.messages_in(folder_id) if _received_ok(m, received_filter)),
+        key=lambda m: str(m.get("receivedDateTime") or ""),
+    )
     current = {m["id"]: str(m["changeKey"]) for m in messages}
     before = previous.baseline if previous else {}
     changes: list[tuple[str, str]] = []
@@ -245,7 +281,7 @@ def _new_round(box: Mailbox, folder_id: str, previous: _Round | None) -> _Round:
         )
     if change_type:
         changes = [c for c in changes if c[1] == change_type]
-    return _Round(box.user_id, folder_id, select, change_type, changes, current)
+    return _Round(box.user_id, folder_id, select, change_type, changes, current, received_filter)
 
 
 def _token(round_: _Round) -> str:
@@ -258,6 +294,7 @@ def _token(round_: _Round) -> str:
             round_.change_type,
             round_.changes,
             sorted(round_.baseline.items()),
+            round_.received_filter,
         )
     )
     return hashlib.sha256(text.encode()).hexdigest()[:24]
