@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from connector.context import quote_segment
 from connector.errors import GraphError
@@ -76,7 +77,7 @@ def create_subscription(
         "changeType": ",".join(watch.change_types),
         "notificationUrl": endpoints.notification_url,
         "lifecycleNotificationUrl": endpoints.lifecycle_url,
-        "resource": watch.resource,
+        "resource": unquote(watch.resource),  # a JSON string: Graph takes the UPN or id as it is
         "expirationDateTime": graph_time(expiry_for(watch, now)),
         "clientState": client_state,
     }

@@ -1,0 +1,201 @@
+"""Trigger instance lifecycle against a served sandbox and the real receiver: enable (validation
+handshake, clientState, lifecycle URL, maximum expiry, cursor before subscription), renew (PATCH;
+recreate + delta catch-up on 404), lifecycle events (reauthorizationRequired, subscriptionRemoved,
+missed), disable."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from connector.errors import InputValidationError
+from tests.triggers.harness import Harness, harness
+
+TRIGGER = "mail_message_webhook"
+INBOX = {"folder_id": "inbox", "change_types": ["created", "updated", "deleted"]}
+
+
+@pytest.fixture(params=["delegated", "app"])
+def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    with harness(tmp_path, request.param) as made:
+        yield made
+
+
+@pytest.fixture
+def user_rig(tmp_path: Path) -> Iterator[Harness]:
+    with harness(tmp_path) as made:
+        yield made
+
+
+def _ids(rig: Harness, change_type: str | None = None) -> list[str]:
+    return [e.resource_id for e in rig.host.events if change_type is None or e.change_type == change_type]
+
+
+def test_enable_subscribes_with_the_instance_secret_and_urls(rig: Harness) -> None:
+    instance = rig.service.enable(TRIGGER, rig.connection.name, INBOX)
+
+    [subscription] = rig.hub.list()
+    assert subscription["clientState"] == instance.client_state
+    assert len(instance.client_state) >= 43  # 32 random bytes, URL-safe base64
+    assert subscription["notificationUrl"] == f"{rig.public_url}/hooks/{instance.id}/notifications"
+    assert subscription["lifecycleNotificationUrl"] == f"{rig.public_url}/hooks/{instance.id}/lifecycle"
+    assert subscription["changeType"] == "created,updated,deleted"
+    expires = datetime.fromisoformat(subscription["expirationDateTime"].replace("0Z", "+00:00"))
+    lifetime = expires - datetime.now(UTC)
+    assert timedelta(minutes=4200) < lifetime <= timedelta(minutes=4230)
+    [watch] = instance.state["watches"]
+    assert watch["subscription_id"] == subscription["id"]
+    assert watch["cursor"]  # the delta cursor, taken before the subscription
+    assert instance.status == "active"
+    stored = rig.store.get_trigger_instance(instance.id)
+    assert stored is not None and stored.state == instance.state
+
+
+def test_changes_after_enable_reach_the_host_once_each(rig: Harness) -> None:
+    instance = rig.service.enable(TRIGGER, rig.connection.name, INBOX)
+    created = rig.create_message("hello trigger")
+    assert rig.flush() == 1
+    updated = rig.update_message(created["id"], isRead=True)
+    assert rig.flush() == 1
+    rig.delete_message(created["id"])
+    assert rig.flush() == 1
+
+    first, second, third = rig.host.events
+    assert (first.change_type, first.resource_id, first.source) == ("created", created["id"], "webhook")
+    assert first.resource is not None and first.resource["subject"] == "hello trigger"
+    assert first.instance_id == instance.id and first.trigger_key == TRIGGER
+    assert second.change_type == "updated" and second.resource is not None
+    assert second.resource["changeKey"] == updated["changeKey"] and second.resource["isRead"] is True
+    assert (third.change_type, third.resource_id, third.resource) == ("deleted", created["id"], None)
+    assert rig.store.pending_notification_count() == 0
+    # the same notifications again (Graph may send one twice): nothing new reaches the host
+    rig.store.enqueue_notifications(
+        instance.id,
+        "change",
+        [
+            {
+                "subscriptionId": instance.state["watches"][0]["subscription_id"],
+                "changeType": "deleted",
+                "resource": f"Users/x/Messages/{created['id']}",
+                "resourceData": {"id": created["id"]},
+                "clientState": instance.client_state,
+            }
+        ],
+    )
+    rig.service.process_all()
+    assert len(rig.host.events) == 3
+
+
+def test_bad_input_names_the_field_before_any_subscription(user_rig: Harness) -> None:
+    with pytest.raises(InputValidationError) as caught:
+        user_rig.service.enable(TRIGGER, user_rig.connection.name, {"folder_id": 42})
+    assert "folder_id" in str(caught.value)
+    assert user_rig.hub.list() == []
+    assert user_rig.store.list_trigger_instances() == []
+
+
+def test_a_failed_validation_leaves_nothing_behind(user_rig: Harness) -> None:
+    user_rig.gate.down = True  # the receiver cannot answer Graph's validation request
+    with pytest.raises(Exception, match="validation"):
+        user_rig.service.enable(TRIGGER, user_rig.connection.name, INBOX)
+    assert user_rig.hub.list() == []
+    assert user_rig.store.list_trigger_instances() == []
+
+
+def test_renew_patches_subscriptions_due_and_leaves_the_others(user_rig: Harness) -> None:
+    instance = user_rig.service.enable(TRIGGER, user_rig.connection.name, INBOX)
+    before = instance.state["watches"][0]["expires_at"]
+
+    assert user_rig.service.renew_due(margin=timedelta(hours=1)).renewed == []  # not due
+
+    user_rig.clock.advance(60)  # the new expiry is counted from a later now
+    report = user_rig.service.renew_due(margin=timedelta(days=3))
+    [sub_id] = user_rig.subscription_ids()
+    assert report.renewed == [sub_id] and report.recreated == [] and report.failed == {}
+    after = user_rig.store.get_trigger_instance(instance.id)
+    assert after is not None
+    assert after.state["watches"][0]["expires_at"] >= before
+
+
+def test_an_expired_subscription_is_recreated_and_caught_up_by_delta(rig: Harness) -> None:
+    instance = rig.service.enable(TRIGGER, rig.connection.name, INBOX)
+    [old_id] = rig.subscription_ids()
+    rig.hub.expire(old_id)
+    unseen = rig.create_message("made while no subscription existed")
+    assert rig.flush() == 0  # nothing notified it
+
+    report = rig.service.renew_due(margin=timedelta(days=3))
+
+    [new_id] = rig.subscription_ids()
+    assert new_id != old_id and report.recreated == [new_id] and report.caught_up == 1
+    [event] = rig.host.events
+    assert (event.resource_id, event.source) == (unseen["id"], "delta")
+    later = rig.create_message("after the recreation")
+    assert rig.flush() == 1
+    assert _ids(rig)[-1] == later["id"]
+    stored = rig.store.get_trigger_instance(instance.id)
+    assert stored is not None and stored.state["watches"][0]["subscription_id"] == new_id
+
+
+def test_reauthorization_required_is_answered(user_rig: Harness) -> None:
+    user_rig.service.enable(TRIGGER, user_rig.connection.name, INBOX)
+    [sub_id] = user_rig.subscription_ids()
+    assert user_rig.hub.send_lifecycle(sub_id, "reauthorizationRequired")
+    sub = user_rig.hub.get(sub_id)
+    assert sub is not None and sub.reauthorization_required
+
+    user_rig.service.process_all()
+
+    sub = user_rig.hub.get(sub_id)
+    assert sub is not None and not sub.reauthorization_required
+    assert [r.path for r in user_rig.server.state.request_log if r.path.endswith("/reauthorize")]
+
+
+def test_subscription_removed_recreates_and_catches_up(user_rig: Harness) -> None:
+    user_rig.service.enable(TRIGGER, user_rig.connection.name, INBOX)
+    [old_id] = user_rig.subscription_ids()
+    assert user_rig.hub.send_lifecycle(old_id, "subscriptionRemoved")
+    gap = user_rig.create_message("while the subscription was removed")
+
+    user_rig.service.process_all()
+
+    [new_id] = user_rig.subscription_ids()
+    assert new_id != old_id
+    assert [(e.resource_id, e.source) for e in user_rig.host.events] == [(gap["id"], "delta")]
+
+
+def test_missed_catches_up_by_delta(user_rig: Harness) -> None:
+    user_rig.service.enable(TRIGGER, user_rig.connection.name, INBOX)
+    user_rig.gate.down = True
+    lost = user_rig.create_message("lost notification")
+    for _ in range(5):  # notification_max_attempts: then the batch is dropped
+        user_rig.deliver()
+    assert user_rig.hub.pending_count() == 0
+    user_rig.gate.down = False
+    [sub_id] = user_rig.subscription_ids()
+    assert user_rig.hub.send_lifecycle(sub_id, "missed")
+
+    user_rig.service.process_all()
+
+    assert [(e.resource_id, e.change_type, e.source) for e in user_rig.host.events] == [
+        (lost["id"], "created", "delta")
+    ]
+
+
+def test_disable_deletes_the_subscription_and_the_state(rig: Harness) -> None:
+    instance = rig.service.enable(TRIGGER, rig.connection.name, INBOX)
+    assert rig.service.disable(instance.id) is True
+    assert rig.hub.list() == []
+    assert rig.store.get_trigger_instance(instance.id) is None
+    assert rig.service.disable(instance.id) is False
+
+
+def test_disable_when_the_subscription_is_already_gone(user_rig: Harness) -> None:
+    instance = user_rig.service.enable(TRIGGER, user_rig.connection.name, INBOX)
+    [sub_id] = user_rig.subscription_ids()
+    user_rig.hub.expire(sub_id)
+    assert user_rig.service.disable(instance.id) is True
+    assert user_rig.store.get_trigger_instance(instance.id) is None
