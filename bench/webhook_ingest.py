@@ -84,13 +84,13 @@ def notification_body(batch: int, start: int) -> bytes:
 def _fire(url: str, bodies: list[bytes], threads: int, start_at: float) -> tuple[float, float, int]:
     """POST every body over ``threads`` keep-alive connections; (first start, last end, non-202s)."""
     parts = urlsplit(url)
-    assert parts.hostname is not None and parts.port is not None
+    host, port = parts.hostname or "127.0.0.1", parts.port
     failures = 0
     lock = threading.Lock()
 
     def worker(mine: list[bytes]) -> None:
         nonlocal failures
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        connection = http.client.HTTPConnection(host, port, timeout=60)
         bad = 0
         headers = {"Content-Type": "application/json"}
         for body in mine:
@@ -123,7 +123,7 @@ def measure(pool: Any, url: str, batch: int, requests: int, clients: int, thread
     for c in range(clients):
         bodies = [notification_body(batch, (c * per_client + i) * batch) for i in range(per_client)]
         jobs.append((url, bodies, threads, start_at))
-    results = pool.starmap(_fire, jobs)
+    results: list[tuple[float, float, int]] = pool.starmap(_fire, jobs)
     failures = sum(r[2] for r in results)
     if failures:
         raise SystemExit(f"{failures} POSTs to {url} were not answered 202")

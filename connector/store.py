@@ -23,7 +23,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,7 +104,6 @@ MIGRATIONS: tuple[Migration, ...] = (
                 last_error TEXT
             )""",
             "CREATE INDEX trigger_queue_available_at ON trigger_queue (available_at, seq)",
-            "CREATE INDEX trigger_queue_instance_id ON trigger_queue (instance_id)",
             """CREATE TABLE trigger_delivered (
                 instance_id TEXT NOT NULL,
                 dedupe_key TEXT NOT NULL,
@@ -218,6 +217,8 @@ class Store:
         self._idle: list[sqlite3.Connection] = []
         self._pid = os.getpid()
         self._cipher: Cipher | None = None
+        self._opened_client_states: dict[tuple[str, bytes], str] = {}
+        """Decrypted clientStates by (instance, sealed value): the receiver asks on every request."""
         self._closed = False
         self._prepare()
 
@@ -616,6 +617,25 @@ class Store:
             ).fetchone()
         return None if row is None else self._trigger_instance(row)
 
+    def trigger_status_and_client_state(self, instance_id: str) -> tuple[str, str] | None:
+        """(status, clientState) of the instance, or None: what the receiver needs per request,
+        without decrypting the other secrets or parsing the state."""
+        with self.read() as db:
+            row = db.execute(
+                "SELECT status, client_state FROM trigger_instances WHERE id = ?", (instance_id,)
+            ).fetchone()
+        if row is None:
+            return None
+        sealed = bytes(row[1])
+        cached = self._opened_client_states.get((instance_id, sealed))
+        if cached is None:
+            what = f"the clientState of {instance_id}"
+            cached = self.cipher().open(sealed, _label("trigger", instance_id), what).decode("utf-8")
+            if len(self._opened_client_states) >= 1024:
+                self._opened_client_states.clear()
+            self._opened_client_states[(instance_id, sealed)] = cached
+        return row[0], cached
+
     def list_trigger_instances(self) -> list[TriggerInstance]:
         """Every instance, oldest first."""
         with self.read() as db:
@@ -708,15 +728,25 @@ class Store:
 
     def enqueue_notification_rows(self, instance_id: str, rows: list[tuple[str, dict[str, Any]]]) -> int:
         """``enqueue_notifications`` for items of different kinds: (kind, item) pairs, one transaction."""
+        return self.enqueue_notification_groups([(instance_id, rows)])
+
+    def enqueue_notification_groups(
+        self, groups: Sequence[tuple[str, Sequence[tuple[str, Mapping[str, Any]]]]]
+    ) -> int:
+        """Queue the (kind, item) rows of several instances in ONE transaction (all or nothing):
+        the receiver commits the notifications of concurrent requests together. Raises
+        ``UnknownTriggerInstanceError`` if an instance does not exist (then nothing is written)."""
         import sqlite3
 
-        for kind, _ in rows:
-            if kind not in ("change", "lifecycle"):
-                raise ConfigurationError(f"invalid notification kind {kind!r}: change or lifecycle")
-        if not rows:
-            return 0
         now = self.clock()
-        values = [(instance_id, kind, _dump(item), now, now) for kind, item in rows]
+        values = []
+        for instance_id, rows in groups:
+            for kind, item in rows:
+                if kind not in ("change", "lifecycle"):
+                    raise ConfigurationError(f"invalid notification kind {kind!r}: change or lifecycle")
+                values.append((instance_id, kind, json.dumps(item, separators=(",", ":")), now, now))
+        if not values:
+            return 0
         try:
             with self.transaction() as db:
                 db.executemany(
@@ -725,7 +755,9 @@ class Store:
                     values,
                 )
         except sqlite3.IntegrityError:  # the foreign key: no such instance
-            raise UnknownTriggerInstanceError(f"no trigger instance {instance_id!r}") from None
+            ids = sorted({instance_id for instance_id, _ in groups})
+            what = repr(ids[0]) if len(ids) == 1 else "among " + ", ".join(map(repr, ids))
+            raise UnknownTriggerInstanceError(f"no trigger instance {what}") from None
         return len(values)
 
     def claim_notifications(

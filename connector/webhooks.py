@@ -24,16 +24,19 @@ gunicorn worker has its own pooled connections; the queue is safe across process
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
+import os
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Flask, Response, request
 
-from connector.store import Store, TriggerInstance, UnknownTriggerInstanceError
+from connector.store import Store, UnknownTriggerInstanceError
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,7 @@ def create_app(
     state = store if store is not None else Store()
     state.cipher()  # a wrong or missing key fails at start, not on the first notification
 
+    writer = _GroupWriter(state)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = None  # checked below, with our own answer
 
@@ -88,15 +92,15 @@ def create_app(
     def _receive(instance_id: str) -> Response:
         token = request.args.get("validationToken")
         if token is not None:
-            if _instance(instance_id) is None:
+            if _client_state(instance_id) is None:
                 return _text("unknown trigger\n", 404)
             return _text(token, 200)  # request.args is URL-decoded
 
         length = request.content_length
         if length is not None and length > max_body_bytes:
             return _text("notification body too large\n", 413)
-        instance = _instance(instance_id)
-        if instance is None:
+        client_state = _client_state(instance_id)
+        if client_state is None:
             return _text("unknown trigger\n", 404)
         try:
             items, validation_tokens = _parse(_read_body(max_body_bytes))
@@ -105,7 +109,7 @@ def create_app(
 
         rows: list[tuple[str, dict[str, Any]]] = []
         dropped = 0
-        expected = instance.client_state.encode("utf-8")
+        expected = client_state.encode("utf-8")
         for item in items:
             received = item.pop("clientState", None)
             if not isinstance(received, str) or not hmac.compare_digest(received.encode("utf-8"), expected):
@@ -117,34 +121,109 @@ def create_app(
         if dropped:
             log.warning(
                 "trigger %s: dropped %d of %d notification item(s) with a wrong or missing clientState",
-                instance.id,
+                instance_id,
                 dropped,
                 len(items),
             )
         if rows:
             try:
-                state.enqueue_notification_rows(instance.id, rows)
+                writer.write(instance_id, rows)
             except UnknownTriggerInstanceError:  # deleted while this request was on its way
                 return _text("unknown trigger\n", 404)
             except Exception:
-                log.exception("trigger %s: could not store %d notification item(s)", instance.id, len(rows))
+                log.exception("trigger %s: could not store %d notification item(s)", instance_id, len(rows))
                 return _text("could not store the notifications; send them again\n", 503)
             if on_enqueued is not None:
                 try:
-                    on_enqueued(instance.id)
+                    on_enqueued(instance_id)
                 except Exception:
-                    log.exception("trigger %s: the on_enqueued callback failed", instance.id)
+                    log.exception("trigger %s: the on_enqueued callback failed", instance_id)
         return Response(status=202)
 
-    def _instance(instance_id: str) -> TriggerInstance | None:
+    def _client_state(instance_id: str) -> str | None:
+        """The clientState of a known instance that is not disabled, else None."""
         if not _INSTANCE_ID.fullmatch(instance_id):
             return None
-        instance = state.get_trigger_instance(instance_id)
-        if instance is None or instance.status == "disabled":
+        found = state.trigger_status_and_client_state(instance_id)
+        if found is None or found[0] == "disabled":
             return None
-        return instance
+        return found[1]
 
     return app
+
+
+class _Job:
+    __slots__ = ("done", "error", "instance_id", "rows")
+
+    def __init__(self, instance_id: str, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        self.instance_id = instance_id
+        self.rows = rows
+        self.done = False
+        self.error: BaseException | None = None
+
+
+class _GroupWriter:
+    """Group commit: the items of requests that arrive while another request of this process is
+    writing are committed together, by the next request to get the write lock, in one
+    transaction. Each request still returns only after its own items are committed (or raises),
+    and a request's items are never split between transactions. Across processes the writers take
+    turns on a store lock (a kernel lock that wakes the next one at once, where SQLite's busy
+    handler would sleep and poll)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pending: list[_Job] = []
+        self._guard = threading.Lock()
+        self._write = threading.Lock()
+        self._lock_fd: tuple[int, int] | None = None  # (pid, fd) of the cross-process lock file
+
+    def write(self, instance_id: str, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        job = _Job(instance_id, rows)
+        with self._guard:
+            self._pending.append(job)
+        with self._write:
+            if not job.done:  # nobody took it along: write it and whatever else is waiting
+                with self._guard:
+                    jobs, self._pending = self._pending, []
+                self._commit(jobs)
+        if job.error is not None:
+            raise job.error
+
+    def _commit(self, jobs: list[_Job]) -> None:
+        try:
+            with self._across_processes():
+                self.store.enqueue_notification_groups([(job.instance_id, job.rows) for job in jobs])
+        except Exception as exc:
+            if len(jobs) == 1:
+                jobs[0].error = exc
+            else:  # e.g. one instance was deleted meanwhile: that must not fail the others
+                for job in jobs:
+                    try:
+                        self.store.enqueue_notification_rows(job.instance_id, job.rows)
+                    except Exception as single:
+                        job.error = single
+        finally:
+            for job in jobs:
+                job.done = True
+
+    @contextlib.contextmanager
+    def _across_processes(self) -> Iterator[None]:
+        """An flock on a file kept open by this process (called with ``_write`` held)."""
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: SQLite's own locking only
+            yield
+            return
+        if self._lock_fd is None or self._lock_fd[0] != os.getpid():  # new, or forked
+            self.store.lock_dir.mkdir(mode=0o700, exist_ok=True)
+            path = self.store.lock_dir / "notification-receiver-write.lock"
+            self._lock_fd = (os.getpid(), os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+        fd = self._lock_fd[1]
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _text(body: str, status: int) -> Response:
