@@ -7,7 +7,7 @@ from typing import Any
 
 from connector.manifest import Entry, Manifest
 
-FILE_FIELDS = ("config_schema", "input_schema", "output_schema", "example_output")
+FILE_FIELDS = ("config_schema", "input_schema", "output_schema", "event_schema", "example_output")
 
 
 def export_entry(entry: Entry) -> dict[str, Any]:
