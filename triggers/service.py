@@ -337,10 +337,30 @@ class TriggerService:
         dedupe, deliver); a failure puts the notification back with backoff. Returns how many were
         completed."""
         completed = 0
+        synced: set[str] = set()
         for row in self.store.claim_notifications(self.worker, limit, self.lease_seconds):
             if self._process_row(row):
                 completed += 1
+                if row.kind == "change":
+                    synced.add(row.instance_id)
+        for instance_id in sorted(synced):
+            self._advance_cursor(instance_id)
         return completed
+
+    def _advance_cursor(self, instance_id: str) -> None:
+        """Read delta once after delivering an instance's notifications, so its stored cursor keeps
+        up with what the host knows: delta reports a deletion (``@removed``) only for items its
+        cursor's round returned, so a later gap caught up from an old cursor would miss deletions
+        of items the webhook delivered since. The changes just delivered come back and are deduped."""
+        instance = self.store.get_trigger_instance(instance_id)
+        if instance is None or instance.status != "active":
+            return
+        try:
+            self.catch_up(instance_id)
+        except Exception as exc:  # the next pass (or a missed/renew catch-up) tries again
+            message = exc.message if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
+            log.warning("trigger %s: delta read after notifications failed: %s", instance_id, message)
+            self.store.record_trigger_error(instance_id, f"delta catch-up: {message}")
 
     def process_all(self, limit: int = 100) -> int:
         """``process_pending`` until nothing claimable is left; total completed."""

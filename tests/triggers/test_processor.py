@@ -186,9 +186,9 @@ def test_a_refused_created_is_not_overtaken_by_its_update(rig: Harness) -> None:
 
 
 def test_notifications_of_unknown_subscriptions_are_dropped(rig: Harness) -> None:
+    message = rig.create_message("made before the trigger: not a change it may report")
     instance = rig.service.enable("mail_message_webhook", rig.connection.name, INBOX)
-    message = rig.create_message("real")
-    item = _item(rig, instance, "created", message["id"])
+    item = _item(rig, instance, "updated", message["id"])
     item["subscriptionId"] = "00000000-0000-0000-0000-000000000000"
     rig.store.enqueue_notifications(instance.id, "change", [item])
     assert rig.service.process_all() == 1
