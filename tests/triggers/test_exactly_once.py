@@ -198,7 +198,9 @@ def check(rig: Harness, model: Model, final: dict[str, str], instance_id: str) -
     # 5. nothing about untouched items
     assert set(by_id) <= model.touched
     # 4. no duplicates; every delivered version real
-    versions = [(e.resource_id, e.resource["changeKey"]) for e in events if e.change_type != "deleted"]
+    versions = [
+        (e.resource_id, (e.resource or {})["changeKey"]) for e in events if e.change_type != "deleted"
+    ]
     assert len(versions) == len(set(versions))
     for resource_id, change_key in versions:
         assert change_key in model.versions[resource_id] or change_key == model.existing.get(resource_id)
