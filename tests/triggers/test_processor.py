@@ -227,3 +227,58 @@ def test_new_attachment_trigger_delivers_created_messages_with_attachments_only(
     assert event.resource is not None
     [attachment] = event.resource["attachments"]
     assert attachment["name"] == "notes.txt" and "contentBytes" not in attachment
+
+
+# -- rich notifications ------------------------------------------------------------------------------
+def test_rich_notifications_are_decrypted_instead_of_read(rig: Harness) -> None:
+    instance = rig.service.enable(
+        "mail_message_webhook", rig.connection.name, {**INBOX, "include_resource_data": True}
+    )
+    [subscription] = rig.hub.list()
+    assert subscription["includeResourceData"] is True
+    assert subscription["encryptionCertificate"] == instance.state["certificate"]["certificate_b64"]
+    assert "PRIVATE KEY" in instance.secrets["private_key_pem"]
+    assert "private_key_pem" not in str(instance.state) and "PRIVATE" not in repr(instance)
+    assert instance.state["watches"][0]["expires_at"] - time.time() <= 1440 * 60
+
+    message = rig.create_message("sent inside the notification")
+    rig.deliver()
+    [queued] = rig.store.claim_notifications("peek", lease_seconds=0)
+    assert "encryptedContent" in queued.item and queued.item["validationTokens"]
+    rig.store.retry_notification(queued.seq, "peeked", 0)
+    reads_before = _item_reads(rig, message["id"])
+    rig.service.process_all()
+
+    [event] = rig.host.events
+    assert event.resource is not None and event.resource["subject"] == "sent inside the notification"
+    assert event.change_type == "created" and event.resource_id == message["id"]
+    assert _item_reads(rig, message["id"]) == reads_before  # decrypted, not read from Graph
+
+
+def test_untrusted_rich_content_is_ignored_and_the_item_read(rig: Harness) -> None:
+    instance = rig.service.enable(
+        "mail_message_webhook", rig.connection.name, {**INBOX, "include_resource_data": True}
+    )
+    message = rig.create_message("genuine")
+    rig.flush()
+    forged = {
+        **_item(rig, instance, "updated", message["id"]),
+        "encryptedContent": {"data": "AAAA", "dataSignature": "AAAA", "dataKey": "AAAA"},
+        "validationTokens": ["not.a.token"],
+    }
+    updated = rig.update_message(message["id"], isRead=True)
+    reads_before = _item_reads(rig, message["id"])
+    rig.store.enqueue_notifications(instance.id, "change", [forged])
+    rig.service.process_all()
+    assert _item_reads(rig, message["id"]) == reads_before + 1
+    last = rig.host.events[-1]
+    assert last.resource is not None and last.resource["changeKey"] == updated["changeKey"]
+    assert last.resource["subject"] == "genuine"
+
+
+def _item_reads(rig: Harness, message_id: str) -> int:
+    return sum(
+        1
+        for r in rig.server.state.request_log
+        if r.method == "GET" and r.path.lower().endswith(f"/messages/{message_id}".lower())
+    )
