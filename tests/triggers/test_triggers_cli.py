@@ -209,3 +209,48 @@ def test_enable_needs_a_public_url_and_valid_input(home: Path, server: SandboxSe
     )
     assert bad.exit_code == 2 and "folder_id" in bad.stderr
     assert server.state.subscriptions.list() == []
+
+
+def test_serve_receives_processes_and_prints(home: Path, server: SandboxServer) -> None:
+    with Store(home / "state.db") as store:
+        sandbox_connection(store, server.url, "delegated", name="me")
+    serving = Process(["serve", "--port", "0"], home)
+    try:
+        url = serving.stderr_line("receiving trigger notifications at ").rsplit(" at ", 1)[1].split()[0]
+        enabled = cli(
+            "triggers", "enable", "mail_message_webhook", "-i", '{"folder_id":"inbox"}', "--public-url", url
+        )
+        assert enabled.exit_code == 0, enabled.stderr
+        message = _create_message(server.graph_url, server.url, "served")
+        assert server.state.subscriptions.deliver_pending() == 1
+        event = serving.event()
+        assert (event["resource_id"], event["instance_id"]) == (
+            message["id"],
+            json.loads(enabled.stdout)["id"],
+        )
+        assert serving.interrupt() == 0
+    finally:
+        serving.kill()
+    assert len(server.state.subscriptions.list()) == 1  # serve leaves instances enabled
+
+
+def test_worker_processes_what_another_process_received(home: Path, server: SandboxServer) -> None:
+    with Store(home / "state.db") as store:
+        sandbox_connection(store, server.url, "app", name="graph")
+        with Receiver(store) as receiver:  # stands for gunicorn 'connector.webhooks:create_app()'
+            enabled = cli(
+                "triggers", "enable", "mail_message_webhook", "-i", '{"folder_id":"inbox"}',
+                "--public-url", receiver.url,
+            )  # fmt: skip
+            assert enabled.exit_code == 0, enabled.stderr
+            message = _create_message(server.graph_url, server.url, "queued elsewhere")
+            assert server.state.subscriptions.deliver_pending() == 1
+            assert store.pending_notification_count() == 1
+            worker = Process(["triggers", "worker"], home)
+            try:
+                worker.stderr_line("trigger worker running")
+                assert worker.event()["resource_id"] == message["id"]
+                assert worker.interrupt() == 0
+            finally:
+                worker.kill()
+            assert store.pending_notification_count() == 0
