@@ -11,7 +11,9 @@ Two gunicorn servers with the same settings (2 gthread workers, 4 threads each, 
 Client processes (``--clients``, each with ``--threads`` keep-alive connections) POST realistic
 Graph message notification bodies, in batches of 1 and of 10 items. Rounds alternate between the
 two servers; notifications/s medians over rounds and the ratio receiver/bare are printed per batch
-size. Goal: the receiver keeps at least 70% of the bare handler's rate. The client shares the CPU
+size. Goal: the receiver keeps at least 70% of the bare handler's rate. The queue is emptied
+before each round, as a running trigger processor keeps it short, and every accepted item is
+checked to be in it after the round. The client shares the CPU
 with the servers, equally for both, so compare ratios rather than absolute rates across machines.
 """
 
@@ -131,6 +133,13 @@ def measure(pool: Any, url: str, batch: int, requests: int, clients: int, thread
     return per_client * clients * batch / elapsed
 
 
+def drain(store: Any) -> None:
+    """Empty the queue (a trigger processor keeps it short in production), so every round writes
+    into a table of the same size."""
+    with store.transaction() as db:
+        db.execute("DELETE FROM trigger_queue")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -171,19 +180,20 @@ def main() -> int:
                 "bare": f"{bare.url}/hooks/{INSTANCE}/notifications",
             }
             rates: dict[tuple[str, int], list[float]] = {}
-            for batch in (1, 10):
-                for url in urls.values():  # warm up: imports, connections, SQLite pages
-                    measure(pool, url, batch, min(200, args.requests), args.clients, args.threads)
-                for _ in range(args.rounds):
-                    for name, url in urls.items():
-                        rate = measure(pool, url, batch, args.requests, args.clients, args.threads)
-                        rates.setdefault((name, batch), []).append(rate)
+            lost = 0
             with Store() as store:
-                queued = store.pending_notification_count(INSTANCE)
+                for batch in (1, 10):
+                    for url in urls.values():  # warm up: imports, connections, SQLite pages
+                        measure(pool, url, batch, min(200, args.requests), args.clients, args.threads)
+                    for _ in range(args.rounds):
+                        for name, url in urls.items():
+                            drain(store)
+                            rate = measure(pool, url, batch, args.requests, args.clients, args.threads)
+                            rates.setdefault((name, batch), []).append(rate)
+                            if name == "receiver":
+                                sent = args.requests // args.clients * args.clients * batch
+                                lost += sent - store.pending_notification_count(INSTANCE)
 
-    expected = (args.requests // args.clients) * args.clients * (args.rounds * 11) + (
-        min(200, args.requests) // args.clients * args.clients * 11
-    )
     print(
         f"gunicorn: {args.workers} gthread workers x 4 threads per server; client: {args.clients} processes"
         f" x {args.threads} connections; {args.requests} POSTs per round, {args.rounds} rounds"
@@ -195,8 +205,8 @@ def main() -> int:
             print(f"batch {batch:>2} {name:<8}: {medians[name]:8.0f} notifications/s (rounds: {rounds})")
         ratio = medians["receiver"] / medians["bare"]
         print(f"batch {batch:>2} ratio receiver/bare: {ratio:6.1%}  (goal >= 70%)")
-    print(f"notifications in the receiver's queue: {queued} (expected {expected})")
-    return 0 if queued == expected else 1
+    print(f"notifications accepted but not in the receiver's queue: {lost}")
+    return 0 if lost == 0 else 1
 
 
 if __name__ == "__main__":

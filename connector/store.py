@@ -116,6 +116,8 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 _KEY_CHECK = b"outlook-connector key check"
+_ROWS_PER_INSERT = 500
+"""Rows per multi-row INSERT of queued notifications (5 parameters each; SQLite allows 32,766)."""
 _MAX_IDLE_CONNECTIONS = 8
 _THREAD_LOCKS: dict[str, threading.Lock] = {}
 _THREAD_LOCKS_GUARD = threading.Lock()
@@ -749,11 +751,13 @@ class Store:
             return 0
         try:
             with self.transaction() as db:
-                db.executemany(
-                    "INSERT INTO trigger_queue (instance_id, kind, item, received_at, available_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    values,
-                )
+                for start in range(0, len(values), _ROWS_PER_INSERT):  # faster than executemany
+                    chunk = values[start : start + _ROWS_PER_INSERT]
+                    db.execute(
+                        "INSERT INTO trigger_queue (instance_id, kind, item, received_at, available_at)"
+                        " VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)),
+                        [value for row in chunk for value in row],
+                    )
         except sqlite3.IntegrityError:  # the foreign key: no such instance
             ids = sorted({instance_id for instance_id, _ in groups})
             what = repr(ids[0]) if len(ids) == 1 else "among " + ", ".join(map(repr, ids))
