@@ -199,3 +199,27 @@ def test_disable_when_the_subscription_is_already_gone(user_rig: Harness) -> Non
     user_rig.hub.expire(sub_id)
     assert user_rig.service.disable(instance.id) is True
     assert user_rig.store.get_trigger_instance(instance.id) is None
+
+
+def test_calendar_events_trigger_end_to_end(rig: Harness) -> None:
+    rig.service.enable("calendar_event_webhook", rig.connection.name, {})
+    [subscription] = rig.hub.list()
+    assert subscription["resource"].lower().endswith("events")
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    body = {
+        "subject": "trigger planning",
+        "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+        "end": {"dateTime": (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+    }
+    created = rig.graph.post("/me/events", json=body)
+    assert created.status_code == 201, created.text
+    event_id = created.json()["id"]
+    assert rig.flush() == 1
+    assert rig.graph.delete(f"/me/events/{event_id}").status_code == 204
+    rig.flush()
+    assert [(e.change_type, e.resource_id, e.item_kind) for e in rig.host.events] == [
+        ("created", event_id, "event"),
+        ("deleted", event_id, "event"),
+    ]
+    assert rig.host.events[0].resource is not None
+    assert rig.host.events[0].resource["subject"] == "trigger planning"
