@@ -379,18 +379,26 @@ def connections() -> None:
 @connections.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def connections_list(as_json: bool) -> None:
-    """Saved connections with their health."""
+    """Saved connections with their health: healthy, never synced, stale (no success in 25 h), error."""
+    import time
+
     from connections.registry import connection_summary
+    from triggers.health import health
 
     store = _store()
-    rows = [connection_summary(record) for record in store.list_connections()]
+    now = time.time()
+    rows = []
+    for record in store.list_connections():
+        state = health(record.last_success_at, record.last_error, record.last_error_at, now)
+        rows.append({**connection_summary(record), "status": state.status, "status_detail": state.message})
     if as_json:
         _print_json(rows)
         return
     if not rows:
         click.echo("no connections; `outlook-connector connect NAME ...` creates one", err=True)
     for row in rows:
-        click.echo(f"{row['name']:<20} {row['type']:<20} {row['health']:<12} {row.get('detail') or ''}")
+        detail = row["status_detail"] or row.get("detail") or ""
+        click.echo(f"{row['name']:<20} {row['type']:<20} {row['status']:<12} {detail}")
 
 
 @connections.command("test")
@@ -638,6 +646,133 @@ def triggers_worker(renew_every: float) -> None:
                 pass
     except ConnectorError as exc:
         _fail(exc)
+
+
+# -- polling triggers (triggers.polling) ----------------------------------------------------------
+def _poll_progress(progress: Any) -> None:
+    """One progress line on stderr per page (redrawn in place on a terminal)."""
+    if progress.backfill:
+        if progress.total:
+            share = min(100, int(progress.items * 100 / progress.total))
+            bar = "#" * (share // 4) + "-" * (25 - share // 4)
+            line = f"backfill [{bar}] {progress.items}/{progress.total} items ({share}%)"
+            line += f", {progress.pages} pages"
+        else:
+            line = f"backfill: {progress.items} items, {progress.pages} pages"
+    else:
+        line = f"poll: {progress.items} items read, {progress.delivered} delivered, {progress.pages} pages"
+    line += f", {progress.delivered} delivered" if progress.backfill else ""
+    if sys.stderr.isatty():
+        click.echo("\r" + line, err=True, nl=progress.caught_up)
+    else:
+        click.echo(line, err=True)
+
+
+def _polling_summary(instance: Any) -> dict[str, Any]:
+    return {
+        "id": instance.id,
+        "trigger": instance.trigger_key,
+        "connection": instance.connection_name,
+        "status": instance.status,
+        "backfill": [w["backfill"] for w in instance.state.get("watches", []) if w.get("backfill")],
+    }
+
+
+@triggers.command("poll")
+@click.argument("target")
+@click.option("--input", "-i", "input_json", help="With a trigger KEY: its input JSON, or @file.json.")
+@click.option("--connection", "-c", "connection_name", help="With a trigger KEY: connection name.")
+@click.option(
+    "--backfill",
+    type=click.Choice(["30d", "90d", "12m", "all"]),
+    help="First poll only: deliver the existing items of this range first (progress on stderr).",
+)
+@click.option("--every", type=float, help="Poll again every N seconds until Ctrl-C (else poll once).")
+def triggers_poll(
+    target: str,
+    input_json: str | None,
+    connection_name: str | None,
+    backfill: str | None,
+    every: float | None,
+) -> None:
+    """Poll instance TARGET (or a new instance of polling trigger TARGET, e.g. poll_changes) for
+    changes; each event is printed on stdout as a JSON line. Ctrl-C, `triggers pause ID` or
+    `triggers cancel ID` (a backfill) stop it between pages; the next poll continues from there."""
+    import threading
+
+    from triggers import polling
+    from triggers.delivery import JsonLinesDelivery
+
+    store = _store()
+    try:
+        with _stop_on_sigterm(), _runtime_for(store) as runtime:
+            instance_id = target
+            if target in runtime.manifest.triggers:
+                raw_input = _read_json_option(input_json, "--input") or {}
+                with _connection_for_run(connection_name, False) as (connection, _):
+                    created = polling.create_instance(store, runtime, target, connection.name, raw_input)
+                instance_id = created.id
+                click.echo(f"created polling instance {instance_id} of {target}", err=True)
+            elif input_json is not None:
+                raise click.UsageError("--input applies to a trigger KEY, not to an existing instance")
+            delivery = JsonLinesDelivery(sys.stdout)
+            stop = threading.Event()
+            try:
+                while True:
+                    report = polling.poll(
+                        store, runtime, delivery, instance_id, backfill=backfill, progress=_poll_progress
+                    )
+                    backfill = None
+                    click.echo(
+                        f"poll {instance_id}: {report.status}, {report.delivered} delivered"
+                        f" ({report.items} items, {report.pages} pages)",
+                        err=True,
+                    )
+                    if report.status == "paused":
+                        click.echo(f"paused: `outlook-connector triggers resume {instance_id}`", err=True)
+                    if every is None or stop.wait(every):
+                        break
+            except KeyboardInterrupt:
+                click.echo("stopped; the next poll continues from the stored cursor", err=True)
+    except ConnectorError as exc:
+        _fail(exc)
+
+
+def _polling_command(action: str, instance_id: str) -> None:
+    from triggers import polling
+
+    store = _store()
+    try:
+        if action == "cancel":
+            with _runtime_for(store) as runtime:
+                instance = polling.cancel(store, runtime, instance_id)
+        else:
+            change = polling.pause if action == "pause" else polling.resume
+            instance = change(store, instance_id)
+    except ConnectorError as exc:
+        _fail(exc)
+    _print_json(_polling_summary(instance))
+
+
+@triggers.command("pause")
+@click.argument("instance_id")
+def triggers_pause(instance_id: str) -> None:
+    """Pause instance INSTANCE_ID: a running poll stops after its page, keeping its cursor."""
+    _polling_command("pause", instance_id)
+
+
+@triggers.command("resume")
+@click.argument("instance_id")
+def triggers_resume(instance_id: str) -> None:
+    """Resume a paused instance: the next `triggers poll` continues from its stored cursor."""
+    _polling_command("resume", instance_id)
+
+
+@triggers.command("cancel")
+@click.argument("instance_id")
+def triggers_cancel(instance_id: str) -> None:
+    """End INSTANCE_ID's backfill: its cursor moves to now (the rest of the backfill is skipped)."""
+    _polling_command("cancel", instance_id)
 
 
 @main.command("serve")

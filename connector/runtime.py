@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from connector.context import ActionContext
-from connector.errors import ConfigurationError, FieldError, InputValidationError
+from connector.errors import ConfigurationError, FieldError, GraphError, InputValidationError
 from connector.manifest import Entry, Manifest, load_manifest
 
 if TYPE_CHECKING:
@@ -19,6 +20,10 @@ if TYPE_CHECKING:
     from connector.store import Store
 
 STRICT_OUTPUT_ENV = "OUTLOOK_CONNECTOR_STRICT_OUTPUT"
+HEALTH_EVERY = 60.0
+"""Seconds between two notes of a connection's success (a run is not a database write each time)."""
+CONNECTION_FAILURES = frozenset({401, 403})
+"""Graph statuses that say the connection itself is refused (not one item missing)."""
 logger = logging.getLogger("outlook_connector.runtime")
 
 
@@ -45,6 +50,7 @@ class Runtime:
         self._transport = transport
         self._clients: dict[str, GraphClient] = {}
         self._lock = threading.Lock()
+        self._health_noted: dict[str, float] = {}
 
     # -- clients -------------------------------------------------------------------------------
     def client_for(self, connection: Connection) -> GraphClient:
@@ -115,10 +121,34 @@ class Runtime:
     def _run(
         self, entry: Entry, raw_input: Any, connection: Connection, user_id: str | None
     ) -> dict[str, Any]:
-        result: dict[str, Any] = self._call(entry, raw_input, connection, user_id)
+        try:
+            result: dict[str, Any] = self._call(entry, raw_input, connection, user_id)
+        except GraphError as exc:
+            if exc.status in CONNECTION_FAILURES:
+                self.note_health(connection, exc.message)
+            raise
+        self.note_health(connection, None)
         if "output_schema" in entry.data:
             self._check_output(entry, result)
         return result
+
+    def note_health(self, connection: Connection, error: str | None) -> None:
+        """Remember the connection's last successful Graph call (at most once a minute) or its
+        last failure (401/403: the connection itself is refused), for ``connections list``."""
+        if self.store is None:
+            return
+        now = time.monotonic()
+        if error is None:
+            last = self._health_noted.get(connection.name)
+            if last is not None and now - last < HEALTH_EVERY:
+                return
+            self._health_noted[connection.name] = now
+        else:
+            self._health_noted.pop(connection.name, None)
+        try:
+            self.store.record_health(connection.name, ok=error is None, error=error)
+        except Exception as exc:  # health is a side note: never fail a run over it
+            logger.debug("could not record the health of %s: %s", connection.name, exc)
 
     def _call(self, entry: Entry, raw_input: Any, connection: Connection, user_id: str | None) -> Any:
         """Validate the input, check the connection type, call the handler (no output check)."""

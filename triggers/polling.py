@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from connector.errors import ConnectorError, FieldError, InputValidationError
+from connector.errors import ConnectorError, FieldError, GraphError, InputValidationError
+from connector.runtime import CONNECTION_FAILURES
 from connector.store import TriggerInstance
 from triggers.delta import DEFAULT_PAGE_SIZE, backfill_cursor, estimate_total, read_changes, start_cursor
 from triggers.processor import deliver_changes
@@ -229,7 +230,10 @@ def poll(
     except Exception as exc:
         message = exc.message if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
         store.record_trigger_error(instance_id, message)
+        if isinstance(exc, GraphError) and exc.status in CONNECTION_FAILURES:
+            runtime.note_health(connection, message)
         raise
+    runtime.note_health(connection, None)
     final = store.get_trigger_instance(instance_id)
     if final is not None:
         report.backfill = [dict(w["backfill"]) for w in final.state.get("watches", []) if w.get("backfill")]

@@ -325,3 +325,55 @@ def test_only_polling_triggers_poll(store: Store, runtime: Runtime, connection: 
         polling.create_instance(store, runtime, "nope", connection.name, {})
     with pytest.raises(ConnectorError, match="no trigger instance"):
         polling.poll(store, runtime, Sink().delivery, "missing")
+
+
+# -- the CLI ------------------------------------------------------------------------------------------
+def test_cli_poll_with_backfill_progress_pause_resume_cancel_and_connection_health(
+    server: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import re
+
+    from click.testing import CliRunner, Result
+
+    from connector.cli import main
+
+    monkeypatch.setenv("OUTLOOK_CONNECTOR_HOME", str(tmp_path))
+    monkeypatch.delenv("OUTLOOK_CONNECTOR_CONNECTION", raising=False)
+
+    def cli(*args: str) -> Result:
+        return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+    with Store() as home_store:
+        sandbox_connection(home_store, server.url, "delegated", name="sb")
+    listed = json.loads(cli("connections", "list", "--json").stdout)
+    assert [(r["name"], r["status"]) for r in listed] == [("sb", "never synced")]
+
+    polled = cli(
+        "triggers", "poll", "poll_changes", "-c", "sb", "-i", '{"folder_id": "inbox"}', "--backfill", "30d"
+    )
+    assert polled.exit_code == 0, polled.stderr
+    events = [json.loads(line) for line in polled.stdout.splitlines()]
+    match = re.search(r"backfill \[[#-]+\] (\d+)/(\d+) items \(100%\)", polled.stderr)
+    assert match is not None and match.group(1) == match.group(2) == str(len(events)), polled.stderr
+    assert {e["change_type"] for e in events} == {"created"}
+    assert len({e["resource_id"] for e in events}) == len(events)
+    created = re.search(r"created polling instance (\S+) of poll_changes", polled.stderr)
+    assert created is not None
+    instance_id = created.group(1)
+    assert "caught_up" in polled.stderr
+
+    paused = cli("triggers", "pause", instance_id)
+    assert paused.exit_code == 0 and json.loads(paused.stdout)["status"] == "paused"
+    again = cli("triggers", "poll", instance_id)
+    assert again.exit_code == 0 and again.stdout == "" and f"triggers resume {instance_id}" in again.stderr
+    assert json.loads(cli("triggers", "resume", instance_id).stdout)["status"] == "active"
+    assert cli("triggers", "poll", instance_id).stdout == ""  # nothing new: nothing delivered twice
+    refused = cli("triggers", "cancel", instance_id)
+    assert refused.exit_code == 1 and "no backfill in progress" in refused.stderr
+    wrong = cli("triggers", "poll", instance_id, "--backfill", "all")
+    assert wrong.exit_code == 2 and "backfill: applies to an instance's first poll" in wrong.stderr
+
+    listed = json.loads(cli("connections", "list", "--json").stdout)
+    assert [(r["name"], r["status"]) for r in listed] == [("sb", "healthy")]
+    assert "healthy" in cli("connections", "list").stdout
