@@ -122,6 +122,11 @@ class TriggerService:
                 found = self._connections.setdefault(name, found)
         return found
 
+    def is_webhook(self, instance: TriggerInstance) -> bool:
+        """Whether the instance's trigger works by subscriptions (else it polls)."""
+        entry = self.runtime.manifest.triggers.get(instance.trigger_key)
+        return entry is not None and entry.get("kind") == "webhook"
+
     def _client(self, instance: TriggerInstance) -> GraphClient:
         return self.runtime.client_for(self.connection(instance.connection_name))
 
@@ -255,8 +260,8 @@ class TriggerService:
         report = RenewReport()
         horizon = self.clock() + margin.total_seconds()
         for instance in self.store.list_trigger_instances():
-            if instance.status != "active":
-                continue
+            if instance.status != "active" or not self.is_webhook(instance):
+                continue  # paused, or a polling instance (no subscriptions)
             try:
                 self._renew_instance(instance, horizon, report)
             except ConnectorError as exc:

@@ -223,3 +223,15 @@ def test_calendar_events_trigger_end_to_end(rig: Harness) -> None:
     ]
     assert rig.host.events[0].resource is not None
     assert rig.host.events[0].resource["subject"] == "trigger planning"
+
+
+def test_renew_leaves_polling_instances_alone(user_rig: Harness) -> None:
+    from triggers import polling
+
+    polled = polling.create_instance(
+        user_rig.store, user_rig.runtime, "poll_changes", user_rig.connection.name, {"folder_id": "inbox"}
+    )
+    report = user_rig.service.renew_due(margin=timedelta(days=3))
+    assert report.to_json() == {"renewed": [], "recreated": [], "caught_up": 0, "failed": {}}
+    assert user_rig.hub.list() == []
+    assert user_rig.store.get_trigger_instance(polled.id) is not None
