@@ -1,4 +1,4 @@
-"""The README's catalogue of actions and data sources, generated from the manifest.
+"""The README's catalogue of actions, data sources and triggers, generated from the manifest.
 
 python -m connector.catalogue           # rewrite the catalogue section of README.md
 python -m connector.catalogue --check   # exit 1 if README.md is out of date (a test does this)
@@ -30,6 +30,7 @@ def render(manifest: Manifest) -> str:
         lines.append(f"| {label} | `{entry.key}` | {entry['group']} | {entry['category']} | {granted} |")
     lines += ["", f"{len(manifest.actions)} actions.", ""]
     lines += _data_source_lines(manifest)
+    lines += _trigger_lines(manifest)
     lines += [END]
     return "\n".join(lines)
 
@@ -53,6 +54,23 @@ def _data_source_lines(manifest: Manifest) -> list[str]:
         fields = ", ".join(sorted(used_by.get(entry.key, ()))) or "-"
         lines.append(f"| {label} | `{entry.key}` | {fields} | {granted} |")
     lines += ["", f"{len(manifest.data_sources)} data sources.", ""]
+    return lines
+
+
+def _trigger_lines(manifest: Manifest) -> list[str]:
+    """The triggers: webhook (change notifications + delta catch-up) or polling (delta)."""
+    if not manifest.triggers:
+        return []
+    lines = [
+        "| Trigger | Key | Kind | Permissions (delegated / application) |",
+        "|---|---|---|---|",
+    ]
+    for entry in sorted(manifest.triggers.values(), key=lambda e: (e["kind"], e["label"])):
+        permissions = entry.get("permissions") or {"delegated": [], "application": []}
+        granted = " / ".join(", ".join(permissions[kind]) or "-" for kind in ("delegated", "application"))
+        label = f"[{entry['label']}]({entry['docs_url']})" if entry.get("docs_url") else entry["label"]
+        lines.append(f"| {label} | `{entry.key}` | {entry['kind']} | {granted} |")
+    lines += ["", f"{len(manifest.triggers)} triggers.", ""]
     return lines
 
 
