@@ -13,7 +13,8 @@ Graph message notification bodies, in batches of 1 and of 10 items. Rounds alter
 two servers; notifications/s medians over rounds and the ratio receiver/bare are printed per batch
 size. Goal: the receiver keeps at least 70% of the bare handler's rate. The queue is emptied
 before each round, as a running trigger processor keeps it short, and every accepted item is
-checked to be in it after the round. The client shares the CPU
+checked to be in it after the round. The gunicorn workers' CPU time per notification is printed
+too: on a busy machine it varies less than the rates. The client shares the CPU
 with the servers, equally for both, so compare ratios rather than absolute rates across machines.
 """
 
@@ -133,6 +134,18 @@ def measure(pool: Any, url: str, batch: int, requests: int, clients: int, thread
     return per_client * clients * batch / elapsed
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes (Linux /proc; 0 elsewhere)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def drain(store: Any) -> None:
     """Empty the queue (a trigger processor keeps it short in production), so every round writes
     into a table of the same size."""
@@ -180,6 +193,8 @@ def main() -> int:
                 "bare": f"{bare.url}/hooks/{INSTANCE}/notifications",
             }
             rates: dict[tuple[str, int], list[float]] = {}
+            cpu: dict[tuple[str, int], list[float]] = {}
+            pids = {"receiver": receiver.worker_pids, "bare": bare.worker_pids}
             lost = 0
             with Store() as store:
                 for batch in (1, 10):
@@ -188,8 +203,12 @@ def main() -> int:
                     for _ in range(args.rounds):
                         for name, url in urls.items():
                             drain(store)
+                            before = cpu_seconds(pids[name])
                             rate = measure(pool, url, batch, args.requests, args.clients, args.threads)
+                            notifications = args.requests // args.clients * args.clients * batch
+                            used = (cpu_seconds(pids[name]) - before) / notifications * 1e6
                             rates.setdefault((name, batch), []).append(rate)
+                            cpu.setdefault((name, batch), []).append(used)
                             if name == "receiver":
                                 sent = args.requests // args.clients * args.clients * batch
                                 lost += sent - store.pending_notification_count(INSTANCE)
@@ -205,6 +224,11 @@ def main() -> int:
             print(f"batch {batch:>2} {name:<8}: {medians[name]:8.0f} notifications/s (rounds: {rounds})")
         ratio = medians["receiver"] / medians["bare"]
         print(f"batch {batch:>2} ratio receiver/bare: {ratio:6.1%}  (goal >= 70%)")
+        per = {name: statistics.median(cpu[(name, batch)]) for name in ("receiver", "bare")}
+        print(
+            f"batch {batch:>2} gunicorn workers' CPU per notification: receiver {per['receiver']:.0f} us,"
+            f" bare {per['bare']:.0f} us"
+        )
     print(f"notifications accepted but not in the receiver's queue: {lost}")
     return 0 if lost == 0 else 1
 
