@@ -2,8 +2,9 @@
 
 Each handler is pure (validated input -> ``TriggerPlan``, no request). Mailbox paths come from
 ``ctx.mailbox(user_id)``, so app-only connections name their mailbox. Calendar triggers catch up
-through a calendar view delta, whose window is fixed when its cursor is taken: from
-``days_back`` before to ``days_ahead`` after the start of the current UTC day.
+through a calendar view delta over a window from ``days_back`` before to ``days_ahead`` after the
+start of the current UTC day; a cursor keeps the window it was taken with, and polling moves on to
+the day's window (``triggers.delta.reanchor``).
 """
 
 from __future__ import annotations

@@ -169,6 +169,20 @@ def read_changes(
     return _read(client, watch, _Cursor.parse(cursor), max_pages=max_pages, page_size=page_size, keep=True)
 
 
+def reanchor(watch: Watch, cursor: str) -> str | None:
+    """For a caught-up calendar view cursor whose window is no longer the watch's (the window is
+    anchored on the current day): a cursor over the watch's current window that returns what
+    changed since the old cursor's round began (unchanged events are skipped, as in a resync).
+    None when the window has not moved."""
+    if watch.item_kind != "event":
+        return None
+    parsed = _Cursor.parse(cursor)
+    current = first_link(watch)
+    if parsed.origin is None or parsed.origin == current or parsed.since is None:
+        return None
+    return _Cursor(current, since=parsed.since, floor=parsed.since, origin=current).text()
+
+
 def estimate_total(client: GraphClient, watch: Watch, since: datetime | None) -> int | None:
     """How many items a backfill from ``since`` will read (Graph's ``@odata.count`` of the same
     items), or None when Graph does not say."""

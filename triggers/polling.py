@@ -30,7 +30,14 @@ from typing import TYPE_CHECKING, Any
 from connector.errors import ConnectorError, FieldError, GraphError, InputValidationError
 from connector.runtime import CONNECTION_FAILURES
 from connector.store import TriggerInstance
-from triggers.delta import DEFAULT_PAGE_SIZE, backfill_cursor, estimate_total, read_changes, start_cursor
+from triggers.delta import (
+    DEFAULT_PAGE_SIZE,
+    backfill_cursor,
+    estimate_total,
+    read_changes,
+    reanchor,
+    start_cursor,
+)
 from triggers.processor import deliver_changes
 
 if TYPE_CHECKING:
@@ -318,6 +325,16 @@ def _poll_watch(
             instance_id, {**instance.state, "watches": entries}, expected=instance.state
         ):
             return "cancelled"
+        if read.caught_up and running is None and (moved := reanchor(watch, read.cursor)) is not None:
+            # the calendar window moved on (a new day): read the new window's changes now
+            current = _require(store, instance_id)
+            entries = [dict(w) for w in _watches(current, plan)]
+            entries[index]["cursor"] = moved
+            if not store.update_trigger_state(
+                instance_id, {**current.state, "watches": entries}, expected=current.state
+            ):
+                return "cancelled"
+            continue
         if progress is not None:
             progress(
                 PollProgress(

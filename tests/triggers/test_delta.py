@@ -284,3 +284,40 @@ def test_a_page_without_links_is_refused() -> None:
     client = _graph(lambda request: httpx.Response(200, content=json.dumps({"value": []}).encode()))
     with pytest.raises(GraphError, match="neither"):
         delta.read_changes(client, WATCH, "/me/mailFolders/inbox/messages/delta")
+
+
+def test_a_moved_calendar_window_is_reanchored_with_only_what_changed(
+    runtime: Runtime, connection: Connection
+) -> None:
+    """The window follows the day: the next window's cursor returns the changes since the old
+    cursor's round, not every event the new window holds."""
+    client = runtime.client_for(connection)
+    narrow = _watch(runtime, connection, resource="events", days_back=0, days_ahead=3)
+    wide = _watch(runtime, connection, resource="events", days_back=0, days_ahead=60)
+    cursor = delta.start_cursor(client, narrow)
+    assert delta.reanchor(narrow, cursor) is None
+    in_both = _event(client, narrow, 1, "in both windows")
+    only_wide = _event(client, narrow, 30, "only in the new window")
+    caught = delta.read_changes(client, narrow, cursor)
+    assert [c.resource_id for c in caught.changes] == [in_both]
+    moved = delta.reanchor(wide, caught.cursor)
+    assert moved is not None
+    everything = delta.estimate_total(client, wide, None)
+    read = delta.read_changes(client, wide, moved)
+    assert everything is not None and everything > 2  # the new window holds older events too...
+    assert sorted(c.resource_id for c in read.changes) == sorted([in_both, only_wide])  # ...not delivered
+    assert {c.change_type for c in read.changes} == {"created"}
+    assert delta.reanchor(wide, read.cursor) is None
+
+
+def _event(client: GraphClient, watch: Watch, day: int, subject: str) -> str:
+    date = _day(watch, day)
+    made = client.post_json(
+        f"{_mailbox(watch)}/events",
+        {
+            "subject": subject,
+            "start": {"dateTime": f"{date}T08:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": f"{date}T08:30:00", "timeZone": "UTC"},
+        },
+    )
+    return str(made["id"])

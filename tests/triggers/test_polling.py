@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -299,6 +300,37 @@ def test_calendar_polling_sees_events_of_the_window(
     polling.poll(store, runtime, sink.delivery, instance_id, page_size=PAGE)
     assert [e.change_type for e in sink.events] == ["created", "updated", "deleted"]
     assert sink.events[1].resource is not None and sink.events[1].resource["subject"] == "moved meeting"
+
+
+def test_a_calendar_window_that_moves_on_delivers_what_changed_in_the_new_window(
+    store: Store, runtime: Runtime, connection: Connection
+) -> None:
+    """The window is anchored on the current day; a poll after it moved reads the new window at once
+    and delivers only events changed since its last round (here the window moves by a config change,
+    as it does by itself from one day to the next)."""
+    from dataclasses import replace
+
+    sink = Sink()
+    instance_id = _new(store, runtime, connection, resource="events", days_back=0, days_ahead=3)
+    polling.poll(store, runtime, sink.delivery, instance_id, page_size=PAGE)
+    watch = _watch(store, runtime, connection, instance_id)
+    start = datetime.fromisoformat(watch.delta_params["startDateTime"].replace("Z", "+00:00"))
+    day = (start + timedelta(days=20)).strftime("%Y-%m-%d")
+    far = _client(runtime, connection).post_json(
+        watch.delta_path.removesuffix("/calendarView/delta") + "/events",
+        {
+            "subject": "beyond the first window",
+            "start": {"dateTime": f"{day}T10:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": f"{day}T11:00:00", "timeZone": "UTC"},
+        },
+    )
+    assert polling.poll(store, runtime, sink.delivery, instance_id, page_size=PAGE).delivered == 0
+    instance = store.get_trigger_instance(instance_id)
+    assert instance is not None
+    store.save_trigger_instance(replace(instance, config={**instance.config, "days_ahead": 60}))
+    report = polling.poll(store, runtime, sink.delivery, instance_id, page_size=PAGE)
+    assert sink.ids() == [far["id"]] and report.status == "caught_up"
+    assert polling.poll(store, runtime, sink.delivery, instance_id, page_size=PAGE).delivered == 0
 
 
 def test_bad_input_is_named_before_any_request(
