@@ -321,3 +321,19 @@ def _event(client: GraphClient, watch: Watch, day: int, subject: str) -> str:
         },
     )
     return str(made["id"])
+
+
+def test_sandbox_message_delta_takes_only_graph_s_received_filter(
+    runtime: Runtime, connection: Connection
+) -> None:
+    client = runtime.client_for(connection)
+    watch = _watch(runtime, connection)
+    with pytest.raises(GraphError) as caught:
+        client.get_json(watch.delta_path, params={"$filter": "subject eq 'x'"})
+    assert caught.value.status == 400 and "receivedDateTime" in caught.value.message
+    later = client.get_json(watch.delta_path, params={"$filter": "receivedDateTime gt 2999-01-01T00:00:00Z"})
+    assert later["value"] == [] and "@odata.deltaLink" in later
+    client.post_json(
+        watch.delta_path.removesuffix("/delta"), {"subject": "now"}
+    )  # received now: still filtered
+    assert client.get_json(later["@odata.deltaLink"])["value"] == []
