@@ -1,6 +1,7 @@
 """Notification ingest throughput: our receiver under gunicorn vs a bare Flask 202 handler.
 
     .venv/bin/python bench/webhook_ingest.py [--requests 2000] [--rounds 5] [--clients 2] [--threads 4]
+                                             [--workers 2] [--server-threads 4]
 
 Two gunicorn servers with the same settings (2 gthread workers, 4 threads each, loopback):
 - receiver: ``connector.webhooks:create_app()`` on a temporary store (OUTLOOK_CONNECTOR_HOME and
@@ -162,6 +163,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--threads", type=int, default=4, help="connections per client process")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of each server")
+    parser.add_argument("--server-threads", type=int, default=4, help="threads of each gunicorn worker")
     args = parser.parse_args()
 
     from bench._gunicorn import Gunicorn
@@ -183,7 +185,12 @@ def main() -> int:
                     client_state=CLIENT_STATE,
                 )
             )
-        settings: dict[str, Any] = {"workers": args.workers, "threads": 4, "env": env, "extra_args": SERVER}
+        settings: dict[str, Any] = {
+            "workers": args.workers,
+            "threads": args.server_threads,
+            "env": env,
+            "extra_args": SERVER,
+        }
         receiver = Gunicorn("connector.webhooks:create_app()", **settings)
         bare = Gunicorn("bench.webhook_ingest:create_bare_app()", **settings)
         context = multiprocessing.get_context("spawn")
@@ -214,8 +221,9 @@ def main() -> int:
                                 lost += sent - store.pending_notification_count(INSTANCE)
 
     print(
-        f"gunicorn: {args.workers} gthread workers x 4 threads per server; client: {args.clients} processes"
-        f" x {args.threads} connections; {args.requests} POSTs per round, {args.rounds} rounds"
+        f"gunicorn: {args.workers} gthread workers x {args.server_threads} threads per server;"
+        f" client: {args.clients} processes x {args.threads} connections;"
+        f" {args.requests} POSTs per round, {args.rounds} rounds"
     )
     for batch in (1, 10):
         medians = {name: statistics.median(rates[(name, batch)]) for name in ("receiver", "bare")}
