@@ -511,6 +511,9 @@ def triggers_enable(
     raw_input = _read_json_option(input_json, "--input")
     if not public_url:
         raise click.UsageError(f"--public-url (or ${PUBLIC_URL_ENV}) is required")
+    if not (connection_name or os.environ.get(CONNECTION_ENV) or _store().list_connections()):
+        # an instance must outlive this command: no sandbox started on the spot (try `triggers listen`)
+        raise click.UsageError("no connection configured; create one with `outlook-connector connect NAME`")
     try:
         with (
             _connection_for_run(connection_name, False) as (connection, store),

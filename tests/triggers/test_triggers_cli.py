@@ -254,3 +254,8 @@ def test_worker_processes_what_another_process_received(home: Path, server: Sand
             finally:
                 worker.kill()
             assert store.pending_notification_count() == 0
+
+
+def test_enable_without_a_connection_starts_no_sandbox(home: Path) -> None:
+    refused = cli("triggers", "enable", "mail_message_webhook", "--public-url", "http://127.0.0.1:9")
+    assert refused.exit_code == 2 and "no connection configured" in refused.stderr
