@@ -235,3 +235,22 @@ def test_renew_leaves_polling_instances_alone(user_rig: Harness) -> None:
     assert report.to_json() == {"renewed": [], "recreated": [], "caught_up": 0, "failed": {}}
     assert user_rig.hub.list() == []
     assert user_rig.store.get_trigger_instance(polled.id) is not None
+
+
+def test_reauthorization_falls_back_to_renewing_when_reauthorize_fails(user_rig: Harness) -> None:
+    instance = user_rig.service.enable(TRIGGER, user_rig.connection.name, INBOX)
+    [sub_id] = user_rig.subscription_ids()
+    user_rig.server.state.set_faults(
+        {"503": 1.0}, paths=("/v1.0/subscriptions/*/reauthorize",), methods=("POST",)
+    )
+    assert user_rig.hub.send_lifecycle(sub_id, "reauthorizationRequired")
+
+    user_rig.service.process_all()
+
+    patches = [r for r in user_rig.server.state.request_log if r.method == "PATCH" and sub_id in r.path]
+    assert len(patches) == 1 and user_rig.server.state.faults.log  # reauthorize failed, PATCH renewed
+    sub = user_rig.hub.get(sub_id)
+    assert sub is not None and not sub.reauthorization_required
+    stored = user_rig.store.get_trigger_instance(instance.id)
+    assert stored is not None
+    assert stored.state["watches"][0]["expires_at"] > instance.state["watches"][0]["expires_at"]
