@@ -42,6 +42,17 @@ class Watch:
             raise ValueError("Watch.delta_path must start with '/'")
         object.__setattr__(self, "delta_params", MappingProxyType(dict(self.delta_params)))
 
+    def item_path(self, resource_id: str) -> str:
+        """The Graph path of one watched item: ``/me/messages/{id}``, ``/users/{id}/events/{id}``
+        (the mailbox's own collection: folder-scoped item paths are not routed everywhere)."""
+        from connector.context import quote_segment
+
+        mailbox = self.delta_path
+        for marker in ("/mailFolders/", "/calendarView/", "/calendars/", "/contactFolders/", "/contacts/"):
+            mailbox = mailbox.split(marker, 1)[0]
+        collection = {"message": "messages", "event": "events", "contact": "contacts"}[self.item_kind]
+        return f"{mailbox}/{collection}/{quote_segment(resource_id)}"
+
     def __hash__(self) -> int:
         return hash(
             (self.resource, self.change_types, self.delta_path, tuple(sorted(self.delta_params.items())))

@@ -146,3 +146,10 @@ def test_watch_checks_itself() -> None:
     assert hash(watch) == hash(
         Watch("me/events", ("created",), "event", "/me/calendarView/delta", {"startDateTime": "a"})
     )
+
+
+def test_item_path_is_the_mailbox_collection(runtime: Runtime, user: Connection, app: Connection) -> None:
+    mail = _plan(runtime, "mail_message_webhook", {"folder_id": "archive"}, user).watches[0]
+    assert mail.item_path("AAMk/1=") == "/me/messages/AAMk%2F1%3D"
+    events = _plan(runtime, "calendar_event_webhook", {"user_id": "ann@contoso.com"}, app).watches[0]
+    assert events.item_path("E1") == "/users/ann%40contoso.com/events/E1"
