@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import logging
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,8 +19,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from connector.store import Store, TriggerInstance
-from connector.webhooks import create_app
+from connector.store import Store, TriggerInstance, UnknownTriggerInstanceError
+from connector.webhooks import _GroupWriter, create_app
 
 SECRET = "Cs-7hR2-secret-client-state-do-not-leak-xyz0123456789"
 WRONG = "forged-client-state-value-also-not-to-be-logged-0000"
@@ -256,3 +258,34 @@ def test_default_store_comes_from_the_environment(tmp_path: Path) -> None:
     app = create_app()  # $OUTLOOK_CONNECTOR_HOME/state.db, like gunicorn 'connector.webhooks:create_app()'
     assert app.test_client().get("/healthz").status_code == 200
     assert (tmp_path / "home" / "state.db").exists()
+
+
+# -- group commit ----------------------------------------------------------------------------------------
+def test_group_commit_writes_waiting_requests_together_and_isolates_a_failing_one(store: Store) -> None:
+    writer = _GroupWriter(store)
+    outcomes: dict[str, object] = {}
+
+    def write(name: str, instance_id: str) -> None:
+        try:
+            writer.write(instance_id, [("change", _item(int(name[-1]), None))])
+            outcomes[name] = "ok"
+        except Exception as exc:
+            outcomes[name] = exc
+
+    with writer._write:  # another request is writing: these two wait and are then written as one group
+        threads = [
+            threading.Thread(target=write, args=("good1", INSTANCE)),
+            threading.Thread(target=write, args=("gone2", "DeletedMeanwhile0000000000000000")),
+            threading.Thread(target=write, args=("good3", INSTANCE)),
+        ]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 10
+        while len(writer._pending) < 3:
+            assert time.monotonic() < deadline, "the requests never queued for the writer"
+            time.sleep(0.001)
+    for t in threads:
+        t.join(10)
+    assert outcomes["good1"] == "ok" and outcomes["good3"] == "ok"
+    assert isinstance(outcomes["gone2"], UnknownTriggerInstanceError)
+    assert sorted(item["resourceData"]["id"] for _, item in _queued(store)) == ["AAMk1", "AAMk3"]
