@@ -15,8 +15,10 @@ Graph (Graph wants the answer within 3 seconds). For each POST:
   one is dropped and logged (never the secret, never the value received), never queued.
 - the good items are written to the store in one transaction (``kind`` "lifecycle" for items
   carrying ``lifecycleEvent``, else "change"; ``clientState`` removed, the body's
-  ``validationTokens`` copied onto each item) BEFORE the 202 answer. If the write fails the answer
-  is 503, so Graph sends the batch again; nothing is half written.
+  ``validationTokens`` copied onto each item) BEFORE the 202 answer. Requests that wait while
+  another one of the same process is writing share its next transaction (group commit); a
+  request's items are never split. If the write fails the answer is 503, so Graph sends the
+  batch again; nothing is half written.
 
 ``create_app()`` without a store opens ``$OUTLOOK_CONNECTOR_HOME/state.db`` once per process (each
 gunicorn worker has its own pooled connections; the queue is safe across processes).
