@@ -17,7 +17,9 @@ in order; the plan is recomputed from the instance's config whenever it is neede
 No change falls between the cracks: enable takes each watch's delta cursor before creating its
 subscription; a recreated subscription (expired, removed) and a ``missed`` event are followed by a
 delta catch-up from the stored cursor, whose cursor is stored only after its changes were delivered.
-The overlap (a change seen both ways) is absorbed by the dedupe in ``triggers.processor``.
+The overlap (a change seen both ways) is absorbed by the dedupe in ``triggers.processor``. After
+each batch of an instance's notifications the processor also reads delta once, so the cursor keeps
+up with what the host knows (delta reports deletions only of items its previous round saw).
 """
 
 from __future__ import annotations
@@ -339,8 +341,9 @@ class TriggerService:
     # -- processing queued notifications -------------------------------------------------------------
     def process_pending(self, limit: int = 100) -> int:
         """Claim up to ``limit`` queued notifications and handle each (lifecycle events, or enrich,
-        dedupe, deliver); a failure puts the notification back with backoff. Returns how many were
-        completed."""
+        dedupe, deliver); a failure puts the notification back with backoff. Then each instance
+        that had change notifications completed reads its delta once (``_advance_cursor``).
+        Returns how many notifications were completed."""
         completed = 0
         synced: set[str] = set()
         for row in self.store.claim_notifications(self.worker, limit, self.lease_seconds):
