@@ -34,7 +34,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from connector.context import quote_segment
 from connector.errors import ConnectorError, GraphError
 from connector.store import TriggerInstance
 from triggers import lifecycle
@@ -330,8 +329,7 @@ class TriggerService:
             return None
         if plan.expand_attachments:
             try:
-                path = f"/{watch.resource.lstrip('/')}/{quote_segment(change.resource_id)}"
-                resource["attachments"] = _attachments(client, resource, path)
+                resource["attachments"] = _attachments(client, resource, watch.item_path(change.resource_id))
             except GraphError as exc:
                 if exc.status == 404:
                     return None

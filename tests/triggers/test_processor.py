@@ -229,6 +229,26 @@ def test_new_attachment_trigger_delivers_created_messages_with_attachments_only(
     assert attachment["name"] == "notes.txt" and "contentBytes" not in attachment
 
 
+def test_new_attachment_trigger_catches_up_by_delta_with_the_attachment_list(rig: Harness) -> None:
+    rig.service.enable("new_attachment_webhook", rig.connection.name, {"folder_id": "inbox"})
+    rig.gate.down = True
+    file = {"@odata.type": "#microsoft.graph.fileAttachment", "name": "a.csv", "contentBytes": "YSxi"}
+    with_file = rig.create_message("missed, with a file", attachments=[file])
+    rig.create_message("missed, no file")
+    for _ in range(5):  # notification_max_attempts: the batch is dropped
+        rig.deliver()
+    rig.gate.down = False
+    [sub_id] = rig.subscription_ids()
+    assert rig.hub.send_lifecycle(sub_id, "missed")
+
+    rig.service.process_all()
+
+    [event] = rig.host.events
+    assert (event.resource_id, event.change_type, event.source) == (with_file["id"], "created", "delta")
+    assert event.resource is not None
+    assert [a["name"] for a in event.resource["attachments"]] == ["a.csv"]
+
+
 # -- rich notifications ------------------------------------------------------------------------------
 def test_rich_notifications_are_decrypted_instead_of_read(rig: Harness) -> None:
     instance = rig.service.enable(
