@@ -152,3 +152,29 @@ def expire_subscription(subscription_id: str) -> Response:
     if not current_state().subscriptions.expire(subscription_id):
         return _error(f"no subscription {subscription_id!r}", 404)
     return jsonify({"expired": True})
+
+
+# -- a notification endpoint to try subscriptions with ---------------------------------------------------
+WEBHOOK_INBOX_LIMIT = 1000
+
+
+@bp.post("/webhooks/<name>")
+def webhook_inbox_post(name: str) -> Response:
+    """Answers Graph's validation handshake like a good endpoint (200, text/plain, the token) and keeps
+    the last notification bodies it receives (202), so ``notificationUrl`` can point here."""
+    token = request.args.get("validationToken")
+    if token is not None:
+        return Response(token, status=200, mimetype="text/plain")
+    state = current_state()
+    with state.lock:
+        received = state.webhook_inbox.setdefault(name, [])
+        received.append(request.get_json(silent=True, force=True))
+        del received[:-WEBHOOK_INBOX_LIMIT]
+    return Response(status=202)
+
+
+@bp.get("/webhooks/<name>")
+def webhook_inbox_get(name: str) -> Response:
+    state = current_state()
+    with state.lock:
+        return jsonify({"received": list(state.webhook_inbox.get(name, []))})

@@ -10,6 +10,9 @@ with a file), ``{first_attachment_id}`` (its first attachment), ``{inbox_subfold
 folder in the inbox), ``{first_category_id}`` and ``{first_contact_id}``; ``{first_event_id}``
 (a meeting the default user organizes), ``{invite_event_id}`` (an invitation they have not answered) and
 ``{harbor_calendar_id}`` (their second calendar); ``{first_draft_id}`` (a draft of theirs).
+``{sandbox_webhook_url}`` is the sandbox's own notification endpoint (``/_sandbox/webhooks/examples``,
+shown as ``https://hooks.example.com/outlook`` in recordings) and ``{first_subscription_id}`` a
+subscription to the inbox posting there.
 The sandbox's address is
 replaced by Graph's in the output, so recordings do not depend on the port.
 """
@@ -33,6 +36,8 @@ from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
 
 GRAPH_ROOT = "https://graph.microsoft.com"
+WEBHOOK_PATH = "/_sandbox/webhooks/examples"
+SHOWN_WEBHOOK = "https://hooks.example.com/outlook"
 ANCHOR = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # fixed, so recordings only change when code does
 
 
@@ -56,7 +61,19 @@ def placeholders(runtime: Runtime, connection: Any) -> dict[str, str]:
     by_subject = {e["subject"]: e["id"] for e in events}
     calendars = runtime.run_action("list_calendars", {"top": 10}, connection)["calendars"]
     draft = runtime.run_action("list_messages", {"folder_id": "drafts", "top": 1}, connection)  # mail_compose
+    webhook = connection.graph_base_url.rsplit("/", 1)[0] + WEBHOOK_PATH  # subscriptions
+    subscription = runtime.run_action(
+        "create_subscription",
+        {
+            "resource": "me/mailFolders('inbox')/messages",
+            "change_types": ["created"],
+            "notification_url": webhook,
+        },
+        connection,
+    )
     return {
+        "sandbox_webhook_url": webhook,
+        "first_subscription_id": subscription["id"],
         "first_draft_id": draft["messages"][0]["id"],  # mail_compose: a draft of the default user
         "first_event_id": by_subject["Supplier call: Nordhavn Freight"],
         "invite_event_id": by_subject["1:1 Hannah / Avery"],
@@ -102,7 +119,8 @@ def record(keys: list[str] | None = None) -> dict[Path, str]:
                 connection = sandbox_connection(store, server.url, "delegated")
                 raw = fill(entry["example_input"], placeholders(runtime, connection))
                 output = runtime.run_action(entry.key, raw, connection)
-                text = json.dumps(output, indent=2, ensure_ascii=False).replace(server.url, GRAPH_ROOT)
+                text = json.dumps(output, indent=2, ensure_ascii=False)
+                text = text.replace(server.url + WEBHOOK_PATH, SHOWN_WEBHOOK).replace(server.url, GRAPH_ROOT)
                 recorded[entry.path("example_output")] = text + "\n"
         store.close()
     return recorded

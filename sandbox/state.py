@@ -88,6 +88,8 @@ class SandboxState:
         self._gate: threading.Event | None = None
         self.mailboxes: dict[str, Mailbox] = {}
         self.subscriptions = SubscriptionHub(config)
+        self.webhook_inbox: dict[str, list[Any]] = {}
+        """What ``/_sandbox/webhooks/{name}`` received: a notification endpoint to try subscriptions with."""
         """Graph subscriptions, their queued change notifications and their delivery."""
         self._load_mailboxes()
 
@@ -107,6 +109,7 @@ class SandboxState:
         with self.lock:
             self._load_mailboxes()
             self.subscriptions.clear()
+            self.webhook_inbox.clear()
             self.request_log.clear()
             self.faults.log.clear()
             self.faults.configure(FaultSettings.from_config(self.config))

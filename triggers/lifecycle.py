@@ -1,18 +1,18 @@
 """The Graph side of a trigger instance's subscriptions: create, renew, reauthorize, delete.
 
 Pure Graph calls through the connection's ``GraphClient``; what to keep of them (ids, expiry) is
-the service's business (``triggers.service``). Expiry: Outlook resources allow 4,230 minutes, 1,440
-with ``includeResourceData``; the connector asks for the maximum less a small safety margin (the
-clocks of this host and Graph's are not the same clock).
+the service's business (``triggers.service``). Expiry: the resource's maximum less a small safety
+margin, as the subscription actions compute it (``actions._subscriptions``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from actions._subscriptions import expiry, graph_time
 from connector.context import quote_segment
 from connector.errors import GraphError
 
@@ -20,13 +20,6 @@ if TYPE_CHECKING:
     from connector.http import GraphClient
     from triggers.plan import Watch
     from triggers.rich import NotificationCertificate
-
-MAX_MINUTES = 4230
-"""Outlook messages, events and contacts."""
-RICH_MAX_MINUTES = 1440
-"""With includeResourceData."""
-SAFETY_MINUTES = 5
-"""Asked for less than the maximum, so a clock a little ahead of Graph's is not refused."""
 
 
 @dataclass(frozen=True)
@@ -42,26 +35,9 @@ class Endpoints:
         return cls(f"{base}/notifications", f"{base}/lifecycle")
 
 
-def max_minutes(watch: Watch) -> int:
-    return RICH_MAX_MINUTES if watch.include_resource_data else MAX_MINUTES
-
-
 def expiry_for(watch: Watch, now: datetime) -> datetime:
     """The expiry to ask for: the resource's maximum from ``now``, less the safety margin."""
-    return now + timedelta(minutes=max_minutes(watch) - SAFETY_MINUTES)
-
-
-def graph_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_graph_time(text: str) -> datetime:
-    """Graph's ``expirationDateTime`` (``2026-11-23T10:00:00.1234567Z``: up to 7 fractional digits)."""
-    head, _, fraction = text.rstrip("Z").partition(".")
-    moment = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-    if fraction:
-        moment += timedelta(microseconds=int(fraction[:6].ljust(6, "0")))
-    return moment
+    return expiry(watch.resource, watch.include_resource_data, now=now).moment
 
 
 def create_subscription(

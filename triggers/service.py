@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from actions._subscriptions import parse_graph_time
 from connector.errors import ConnectorError, GraphError
 from connector.store import TriggerInstance
 from triggers import lifecycle
@@ -582,7 +583,7 @@ def _watch_index(instance: TriggerInstance, subscription_id: str) -> int | None:
 
 
 def _expiry(subscription: Mapping[str, Any]) -> float:
-    return lifecycle.parse_graph_time(str(subscription["expirationDateTime"])).timestamp()
+    return parse_graph_time(str(subscription["expirationDateTime"])).timestamp()
 
 
 def _etag_key(etag: Any) -> str | None:
