@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import TYPE_CHECKING, Any
 
 from connector.errors import ConfigurationError
@@ -179,6 +180,27 @@ class TriggerInstance:
     last_success_at: float | None = None
     last_error: str | None = None
     last_error_at: float | None = None
+
+    @classmethod
+    def new(
+        cls,
+        trigger_key: str,
+        connection_name: str,
+        config: Mapping[str, Any],
+        state: Mapping[str, Any],
+        now: float,
+    ) -> TriggerInstance:
+        """A new active instance with a fresh opaque id and a fresh clientState secret."""
+        return cls(
+            id=token_urlsafe(24),
+            trigger_key=trigger_key,
+            connection_name=connection_name,
+            config=dict(config),
+            client_state=token_urlsafe(32),
+            state=state,
+            created_at=now,
+            updated_at=now,
+        )
 
 
 @dataclass(frozen=True)

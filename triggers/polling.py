@@ -20,7 +20,6 @@ notices that its state changed and stops without overwriting it).
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -133,22 +132,8 @@ def create_instance(
     _require_polling(runtime, trigger_key)
     connection = connection or _load_connection(store, connection_name)
     plan: TriggerPlan = runtime.trigger_plan(trigger_key, dict(input), connection)
-    now = time.time()
-    instance = TriggerInstance(
-        id=secrets.token_urlsafe(24),
-        trigger_key=trigger_key,
-        connection_name=connection_name,
-        config=dict(input),
-        client_state=secrets.token_urlsafe(32),
-        state={"watches": [{"resource": w.resource, "cursor": None} for w in plan.watches]},
-        secrets={},
-        status="active",
-        created_at=now,
-        updated_at=now,
-        last_success_at=None,
-        last_error=None,
-        last_error_at=None,
-    )
+    state = {"watches": [{"resource": w.resource, "cursor": None} for w in plan.watches]}
+    instance = TriggerInstance.new(trigger_key, connection_name, input, state, time.time())
     store.save_trigger_instance(instance)
     return instance
 

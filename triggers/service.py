@@ -149,22 +149,8 @@ class TriggerService:
         plan: TriggerPlan = self.runtime.trigger_plan(trigger_key, dict(input), connection)
         if self.public_url is None:
             raise ConnectorError("enabling a trigger needs the public URL of the receiver (--public-url)")
-        now = self.clock()
-        instance = TriggerInstance(
-            id=secrets.token_urlsafe(24),
-            trigger_key=trigger_key,
-            connection_name=connection_name,
-            config=dict(input),
-            client_state=secrets.token_urlsafe(32),
-            state={"public_url": self.public_url, "watches": [_watch_state(w) for w in plan.watches]},
-            secrets={},
-            status="active",
-            created_at=now,
-            updated_at=now,
-            last_success_at=None,
-            last_error=None,
-            last_error_at=None,
-        )
+        state = {"public_url": self.public_url, "watches": [_watch_state(w) for w in plan.watches]}
+        instance = TriggerInstance.new(trigger_key, connection_name, input, state, self.clock())
         if any(w.include_resource_data for w in plan.watches):
             from triggers.rich import generate_certificate
 

@@ -36,19 +36,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def _instance(store: Store, instance_id: str = "i" * 32) -> TriggerInstance:
     now = time.time()
     instance = TriggerInstance(
-        id=instance_id,
-        trigger_key="mail_message_webhook",
-        connection_name="nobody",
-        config=INBOX,
-        client_state="s" * 43,
-        state={},
-        secrets={},
-        status="active",
-        created_at=now,
-        updated_at=now,
-        last_success_at=None,
-        last_error=None,
-        last_error_at=None,
+        instance_id, "mail_message_webhook", "nobody", INBOX, "s" * 43, created_at=now, updated_at=now
     )
     store.save_trigger_instance(instance)
     return instance
