@@ -62,6 +62,12 @@ _HELD_TTL = 86400.0
 _ATTACHMENT_FIELDS = "id,name,contentType,size,isInline,lastModifiedDateTime"
 
 
+DELIVERED_RETENTION = timedelta(days=7)
+"""How long a delivered change's dedupe key is kept (``renew_due`` forgets older ones): Graph retries
+a notification for a few hours at most, and the delta cursor moves on after every batch, so an older
+change comes back only if its item changed again, under a new key."""
+
+
 @dataclass
 class RenewReport:
     """What one ``renew_due`` pass did: subscription ids renewed, recreated (404 / never made) and
@@ -71,6 +77,8 @@ class RenewReport:
     recreated: list[str] = field(default_factory=list)
     caught_up: int = 0
     failed: dict[str, str] = field(default_factory=dict)
+    pruned: int = 0
+    """Delivered-change keys forgotten (older than ``DELIVERED_RETENTION``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +86,7 @@ class RenewReport:
             "recreated": self.recreated,
             "caught_up": self.caught_up,
             "failed": self.failed,
+            "pruned": self.pruned,
         }
 
 
@@ -255,6 +264,7 @@ class TriggerService:
             except ConnectorError as exc:
                 report.failed[instance.id] = exc.message
                 self.store.record_trigger_error(instance.id, f"renewing: {exc.message}")
+        report.pruned = self.store.prune_delivered(DELIVERED_RETENTION.total_seconds())
         return report
 
     def _renew_instance(self, instance: TriggerInstance, horizon: float, report: RenewReport) -> None:

@@ -232,7 +232,7 @@ def test_renew_leaves_polling_instances_alone(user_rig: Harness) -> None:
         user_rig.store, user_rig.runtime, "poll_changes", user_rig.connection.name, {"folder_id": "inbox"}
     )
     report = user_rig.service.renew_due(margin=timedelta(days=3))
-    assert report.to_json() == {"renewed": [], "recreated": [], "caught_up": 0, "failed": {}}
+    assert report.to_json() == {"renewed": [], "recreated": [], "caught_up": 0, "failed": {}, "pruned": 0}
     assert user_rig.hub.list() == []
     assert user_rig.store.get_trigger_instance(polled.id) is not None
 

@@ -290,3 +290,23 @@ def _item_reads(rig: Harness, message_id: str) -> int:
         for r in rig.server.state.request_log
         if r.method == "GET" and r.path.lower().endswith(f"/messages/{message_id}".lower())
     )
+
+
+def test_renewing_forgets_delivered_keys_older_than_a_week(tmp_path: Path) -> None:
+    from connector.runtime import Runtime
+    from triggers.service import DELIVERED_RETENTION, TriggerService
+
+    now = [1_800_000_000.0]
+    with Store(tmp_path / "state.db", clock=lambda: now[0]) as store, Runtime() as runtime:
+        instance = _instance(store)
+        assert store.mark_delivered(instance.id, "old-change")
+        now[0] += DELIVERED_RETENTION.total_seconds() - 60
+        assert store.mark_delivered(instance.id, "recent-change")
+        service = TriggerService(store, runtime, CallbackDelivery(lambda event: None), clock=lambda: now[0])
+        now[0] += 120
+
+        report = service.renew_due()
+
+        assert report.pruned == 1 and report.to_json()["pruned"] == 1
+        assert not store.was_delivered(instance.id, "old-change")
+        assert store.was_delivered(instance.id, "recent-change")
