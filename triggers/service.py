@@ -154,6 +154,11 @@ class TriggerService:
     def enable(self, trigger_key: str, connection_name: str, input: Mapping[str, Any]) -> TriggerInstance:
         """Create an instance and its subscriptions. Bad input raises before any request; a failure
         half-way removes what was made."""
+        entry = self.runtime.manifest.triggers.get(trigger_key)
+        if entry is not None and entry.get("kind") == "polling":
+            raise ConnectorError(
+                f"trigger {trigger_key!r} polls: start it with `triggers poll {trigger_key}`"
+            )
         connection = self.connection(connection_name)
         plan: TriggerPlan = self.runtime.trigger_plan(trigger_key, dict(input), connection)
         if self.public_url is None:

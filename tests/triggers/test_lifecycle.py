@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.errors import InputValidationError
+from connector.errors import ConnectorError, InputValidationError
 from tests.triggers.harness import Harness, harness
 
 TRIGGER = "mail_message_webhook"
@@ -93,6 +93,13 @@ def test_bad_input_names_the_field_before_any_subscription(user_rig: Harness) ->
     with pytest.raises(InputValidationError) as caught:
         user_rig.service.enable(TRIGGER, user_rig.connection.name, {"folder_id": 42})
     assert "folder_id" in str(caught.value)
+    assert user_rig.hub.list() == []
+    assert user_rig.store.list_trigger_instances() == []
+
+
+def test_a_polling_trigger_is_not_enabled_with_subscriptions(user_rig: Harness) -> None:
+    with pytest.raises(ConnectorError, match="triggers poll poll_changes"):
+        user_rig.service.enable("poll_changes", user_rig.connection.name, {"folder_id": "inbox"})
     assert user_rig.hub.list() == []
     assert user_rig.store.list_trigger_instances() == []
 
