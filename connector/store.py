@@ -12,7 +12,8 @@ later features add tables by appending to ``MIGRATIONS``.
 
 Secrets, tokens and ``encrypt=True`` values are sealed with AES-256-GCM (``connector.crypto``),
 bound to what they belong to (the connection name; the namespace and key), so a sealed value
-cannot be moved to another row unnoticed. ``sqlite3`` and ``cryptography`` are imported lazily.
+cannot be moved to another row unnoticed. ``sqlite3``, ``cryptography`` and ``orjson`` are imported
+lazily.
 """
 
 from __future__ import annotations
@@ -204,6 +205,17 @@ class TriggerInstance:
 
 
 @dataclass(frozen=True)
+class ReceiverAccess:
+    """A trigger instance as the notification receiver sees it (``Store.receiver_access``)."""
+
+    status: str
+    client_state: str = field(repr=False)
+    sealed_client_state: bytes = field(repr=False)
+    """The stored (encrypted) clientState: ``enqueue_checked_notifications`` queues only while it
+    is unchanged, so a cached access can never let items through against an old secret."""
+
+
+@dataclass(frozen=True)
 class QueuedNotification:
     """A claimed queue row: one notification item (``kind`` "change" or "lifecycle") as received.
     ``attempts`` counts claims, this one included."""
@@ -241,8 +253,6 @@ class Store:
         self._idle: list[sqlite3.Connection] = []
         self._pid = os.getpid()
         self._cipher: Cipher | None = None
-        self._opened_client_states: dict[tuple[str, bytes], str] = {}
-        """Decrypted clientStates by (instance, sealed value): the receiver asks on every request."""
         self._closed = False
         self._prepare()
 
@@ -641,9 +651,9 @@ class Store:
             ).fetchone()
         return None if row is None else self._trigger_instance(row)
 
-    def trigger_status_and_client_state(self, instance_id: str) -> tuple[str, str] | None:
-        """(status, clientState) of the instance, or None: what the receiver needs per request,
-        without decrypting the other secrets or parsing the state."""
+    def receiver_access(self, instance_id: str) -> ReceiverAccess | None:
+        """What the notification receiver checks a request against, or None if the instance is
+        unknown: its status and clientState (decrypted, without the other secrets or the state)."""
         with self.read() as db:
             row = db.execute(
                 "SELECT status, client_state FROM trigger_instances WHERE id = ?", (instance_id,)
@@ -651,14 +661,9 @@ class Store:
         if row is None:
             return None
         sealed = bytes(row[1])
-        cached = self._opened_client_states.get((instance_id, sealed))
-        if cached is None:
-            what = f"the clientState of {instance_id}"
-            cached = self.cipher().open(sealed, _label("trigger", instance_id), what).decode("utf-8")
-            if len(self._opened_client_states) >= 1024:
-                self._opened_client_states.clear()
-            self._opened_client_states[(instance_id, sealed)] = cached
-        return row[0], cached
+        what = f"the clientState of {instance_id}"
+        client_state = self.cipher().open(sealed, _label("trigger", instance_id), what).decode("utf-8")
+        return ReceiverAccess(status=row[0], client_state=client_state, sealed_client_state=sealed)
 
     def list_trigger_instances(self) -> list[TriggerInstance]:
         """Every instance, oldest first."""
@@ -757,18 +762,17 @@ class Store:
     def enqueue_notification_groups(
         self, groups: Sequence[tuple[str, Sequence[tuple[str, Mapping[str, Any]]]]]
     ) -> int:
-        """Queue the (kind, item) rows of several instances in ONE transaction (all or nothing):
-        the receiver commits the notifications of concurrent requests together. Raises
-        ``UnknownTriggerInstanceError`` if an instance does not exist (then nothing is written)."""
+        """Queue the (kind, item) rows of several instances in ONE transaction (all or nothing).
+        Raises ``UnknownTriggerInstanceError`` if an instance does not exist (then nothing is
+        written)."""
         import sqlite3
 
         now = self.clock()
-        values = []
-        for instance_id, rows in groups:
-            for kind, item in rows:
-                if kind not in ("change", "lifecycle"):
-                    raise ConfigurationError(f"invalid notification kind {kind!r}: change or lifecycle")
-                values.append((instance_id, kind, json.dumps(item, separators=(",", ":")), now, now))
+        values = [
+            (instance_id, kind, item, now, now)
+            for instance_id, rows in groups
+            for kind, item in _queue_rows(rows)
+        ]
         if not values:
             return 0
         try:
@@ -786,6 +790,41 @@ class Store:
             raise UnknownTriggerInstanceError(f"no trigger instance {what}") from None
         return len(values)
 
+    def enqueue_checked_notifications(
+        self, groups: Sequence[tuple[str, bytes, Sequence[tuple[str, Mapping[str, Any]]]]]
+    ) -> list[bool]:
+        """The receiver's write: (instance id, sealed clientState, (kind, item) rows) groups, in
+        ONE transaction. A group is queued whole only if its instance exists, is not disabled and
+        still has that sealed clientState (the one its items were checked against); otherwise
+        none of its rows are, and the other groups are not affected. Returns, per group, whether
+        it was queued."""
+        now = self.clock()
+        statements: list[tuple[int, str, list[Any], int]] = []  # (group, SQL, parameters, rows)
+        for group, (instance_id, sealed, rows) in enumerate(groups):
+            encoded = _queue_rows(rows)
+            for start in range(0, len(encoded), _ROWS_PER_INSERT):
+                chunk = encoded[start : start + _ROWS_PER_INSERT]
+                sql = (
+                    "INSERT INTO trigger_queue (instance_id, kind, item, received_at, available_at)"
+                    " SELECT ?, column1, column2, ?, ? FROM (VALUES "
+                    + ", ".join(["(?, ?)"] * len(chunk))
+                    + ") WHERE EXISTS (SELECT 1 FROM trigger_instances WHERE id = ?"
+                    " AND status != 'disabled' AND client_state = ?)"
+                )
+                parameters = [instance_id, now, now, *(v for row in chunk for v in row), instance_id, sealed]
+                statements.append((group, sql, parameters, len(chunk)))
+        queued = [bool(rows) for _, _, rows in groups]
+        if len(statements) == 1:  # a statement alone is its own transaction: one call into SQLite
+            group, sql, parameters, count = statements[0]
+            with self._borrow() as db:
+                queued[group] = db.execute(sql, parameters).rowcount == count
+            return queued
+        with self.transaction() as db:
+            for group, sql, parameters, count in statements:
+                if queued[group]:
+                    queued[group] = db.execute(sql, parameters).rowcount == count
+        return queued
+
     def claim_notifications(
         self, worker: str, limit: int = 100, lease_seconds: float = 60
     ) -> list[QueuedNotification]:
@@ -795,6 +834,8 @@ class Store:
         or ``retry_notification``."""
         if limit <= 0:
             return []
+        import orjson
+
         now = self.clock()
         with self.transaction() as db:
             rows = db.execute(
@@ -813,7 +854,7 @@ class Store:
                 seq=seq,
                 instance_id=instance_id,
                 kind=kind,
-                item=json.loads(item),
+                item=orjson.loads(item),
                 received_at=received_at,
                 attempts=attempts + 1,
             )
@@ -876,6 +917,18 @@ class Store:
 def _label(*parts: str) -> bytes:
     """Associated data binding a sealed value to what it belongs to."""
     return "\0".join(parts).encode("utf-8")
+
+
+def _queue_rows(rows: Sequence[tuple[str, Mapping[str, Any]]]) -> list[tuple[str, str]]:
+    """(kind, item JSON) for the queue; orjson, as the receiver writes every item it accepts."""
+    import orjson
+
+    encoded = []
+    for kind, item in rows:
+        if kind not in ("change", "lifecycle"):
+            raise ConfigurationError(f"invalid notification kind {kind!r}: change or lifecycle")
+        encoded.append((kind, orjson.dumps(item).decode("utf-8")))
+    return encoded
 
 
 def _dump(value: Any) -> str:

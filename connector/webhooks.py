@@ -19,6 +19,9 @@ Graph (Graph wants the answer within 3 seconds). For each POST:
   another one of the same process is writing share its next transaction (group commit); a
   request's items are never split. If the write fails the answer is 503, so Graph sends the
   batch again; nothing is half written.
+- the clientState is read from the store once per instance and process; the transaction that
+  queues the items re-checks the instance (not disabled, same stored clientState), so a disabled,
+  deleted or re-keyed instance is never written to from that cache.
 
 ``create_app()`` without a store opens ``$OUTLOOK_CONNECTOR_HOME/state.db`` once per process (each
 gunicorn worker has its own pooled connections; the queue is safe across processes).
@@ -28,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import json
 import logging
 import os
 import re
@@ -36,9 +38,10 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
 from flask import Flask, Response, request
 
-from connector.store import Store, UnknownTriggerInstanceError
+from connector.store import ReceiverAccess, Store
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,7 @@ def create_app(
     state.cipher()  # a wrong or missing key fails at start, not on the first notification
 
     writer = _GroupWriter(state)
+    accesses = _Accesses(state)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = None  # checked below, with our own answer
 
@@ -94,73 +98,113 @@ def create_app(
     def _receive(instance_id: str) -> Response:
         token = request.args.get("validationToken")
         if token is not None:
-            if _client_state(instance_id) is None:
+            if accesses.fresh(instance_id) is None:
                 return _text("unknown trigger\n", 404)
             return _text(token, 200)  # request.args is URL-decoded
 
         length = request.content_length
         if length is not None and length > max_body_bytes:
             return _text("notification body too large\n", 413)
-        client_state = _client_state(instance_id)
-        if client_state is None:
+        access = accesses.get(instance_id)
+        cached = access is not None
+        if access is None and (access := accesses.fresh(instance_id)) is None:
             return _text("unknown trigger\n", 404)
         try:
             items, validation_tokens = _parse(_read_body(max_body_bytes))
         except _BadRequest as exc:
             return _text(exc.message + "\n", exc.status)
+        received = [item.pop("clientState", None) for item in items]
 
-        rows: list[tuple[str, dict[str, Any]]] = []
-        dropped = 0
-        expected = client_state.encode("utf-8")
-        for item in items:
-            received = item.pop("clientState", None)
-            if not isinstance(received, str) or not hmac.compare_digest(received.encode("utf-8"), expected):
-                dropped += 1
-                continue
-            if validation_tokens is not None:
-                item["validationTokens"] = validation_tokens
-            rows.append(("lifecycle" if "lifecycleEvent" in item else "change", item))
-        if dropped:
+        while True:  # twice at most: an access from the cache that the store refuses is read again
+            rows = _accepted(items, received, access.client_state, validation_tokens)
+            if rows:
+                try:
+                    if writer.write(instance_id, access.sealed_client_state, rows):
+                        break
+                except Exception:
+                    log.exception("trigger %s: could not store %d notification(s)", instance_id, len(rows))
+                    return _text("could not store the notifications; send them again\n", 503)
+            elif not cached:
+                break  # nothing to queue, checked against the instance as stored now
+            if not cached:  # refused although just read: disabled or deleted meanwhile
+                return _text("unknown trigger\n", 404)
+            cached = False
+            if (access := accesses.fresh(instance_id)) is None:
+                return _text("unknown trigger\n", 404)
+
+        if len(rows) < len(items):
             log.warning(
                 "trigger %s: dropped %d of %d notification item(s) with a wrong or missing clientState",
                 instance_id,
-                dropped,
+                len(items) - len(rows),
                 len(items),
             )
-        if rows:
+        if rows and on_enqueued is not None:
             try:
-                writer.write(instance_id, rows)
-            except UnknownTriggerInstanceError:  # deleted while this request was on its way
-                return _text("unknown trigger\n", 404)
+                on_enqueued(instance_id)
             except Exception:
-                log.exception("trigger %s: could not store %d notification item(s)", instance_id, len(rows))
-                return _text("could not store the notifications; send them again\n", 503)
-            if on_enqueued is not None:
-                try:
-                    on_enqueued(instance_id)
-                except Exception:
-                    log.exception("trigger %s: the on_enqueued callback failed", instance_id)
+                log.exception("trigger %s: the on_enqueued callback failed", instance_id)
         return Response(status=202)
-
-    def _client_state(instance_id: str) -> str | None:
-        """The clientState of a known instance that is not disabled, else None."""
-        if not _INSTANCE_ID.fullmatch(instance_id):
-            return None
-        found = state.trigger_status_and_client_state(instance_id)
-        if found is None or found[0] == "disabled":
-            return None
-        return found[1]
 
     return app
 
 
-class _Job:
-    __slots__ = ("done", "error", "instance_id", "rows")
+def _accepted(
+    items: list[dict[str, Any]],
+    received: list[Any],
+    client_state: str,
+    validation_tokens: list[Any] | None,
+) -> list[tuple[str, dict[str, Any]]]:
+    """(kind, item) of the items whose clientState (``received``, taken out of the items) is the
+    instance's, compared in constant time; rich notifications' validationTokens copied onto each."""
+    expected = client_state.encode("utf-8")
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for item, state in zip(items, received, strict=True):
+        if isinstance(state, str) and hmac.compare_digest(state.encode("utf-8"), expected):
+            if validation_tokens is not None:
+                item["validationTokens"] = validation_tokens
+            rows.append(("lifecycle" if "lifecycleEvent" in item else "change", item))
+    return rows
 
-    def __init__(self, instance_id: str, rows: list[tuple[str, dict[str, Any]]]) -> None:
+
+class _Accesses:
+    """The instances' clientStates, read once per process: the store re-checks the sealed value
+    (and the status) in the same transaction that queues the items, so a stale entry can only
+    cause one more read, never an item accepted against an old secret or a disabled instance."""
+
+    _LIMIT = 4096
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._known: dict[str, ReceiverAccess] = {}
+
+    def get(self, instance_id: str) -> ReceiverAccess | None:
+        return self._known.get(instance_id)
+
+    def fresh(self, instance_id: str) -> ReceiverAccess | None:
+        """Read from the store: None if the instance is unknown or disabled (a paused one still
+        accepts and queues)."""
+        self._known.pop(instance_id, None)
+        if not _INSTANCE_ID.fullmatch(instance_id):
+            return None
+        access = self.store.receiver_access(instance_id)
+        if access is None or access.status == "disabled":
+            return None
+        if len(self._known) >= self._LIMIT:
+            self._known.clear()
+        self._known[instance_id] = access
+        return access
+
+
+class _Job:
+    __slots__ = ("done", "error", "instance_id", "queued", "rows", "sealed")
+
+    def __init__(self, instance_id: str, sealed: bytes, rows: list[tuple[str, dict[str, Any]]]) -> None:
         self.instance_id = instance_id
+        self.sealed = sealed
         self.rows = rows
         self.done = False
+        self.queued = False
         self.error: BaseException | None = None
 
 
@@ -179,8 +223,10 @@ class _GroupWriter:
         self._write = threading.Lock()
         self._lock_fd: tuple[int, int] | None = None  # (pid, fd) of the cross-process lock file
 
-    def write(self, instance_id: str, rows: list[tuple[str, dict[str, Any]]]) -> None:
-        job = _Job(instance_id, rows)
+    def write(self, instance_id: str, sealed: bytes, rows: list[tuple[str, dict[str, Any]]]) -> bool:
+        """Queue the rows (see ``Store.enqueue_checked_notifications``); False if the store refused
+        them (instance gone, disabled, or its clientState changed)."""
+        job = _Job(instance_id, sealed, rows)
         with self._guard:
             self._pending.append(job)
         with self._write:
@@ -190,20 +236,19 @@ class _GroupWriter:
                 self._commit(jobs)
         if job.error is not None:
             raise job.error
+        return job.queued
 
     def _commit(self, jobs: list[_Job]) -> None:
         try:
             with self._across_processes():
-                self.store.enqueue_notification_groups([(job.instance_id, job.rows) for job in jobs])
-        except Exception as exc:
-            if len(jobs) == 1:
-                jobs[0].error = exc
-            else:  # e.g. one instance was deleted meanwhile: that must not fail the others
-                for job in jobs:
-                    try:
-                        self.store.enqueue_notification_rows(job.instance_id, job.rows)
-                    except Exception as single:
-                        job.error = single
+                queued = self.store.enqueue_checked_notifications(
+                    [(job.instance_id, job.sealed, job.rows) for job in jobs]
+                )
+            for job, ok in zip(jobs, queued, strict=True):
+                job.queued = ok
+        except Exception as exc:  # nothing was written: each request answers 503
+            for job in jobs:
+                job.error = exc
         finally:
             for job in jobs:
                 job.done = True
@@ -255,8 +300,8 @@ def _read_body(limit: int) -> bytes:
 def _parse(body: bytes) -> tuple[list[dict[str, Any]], list[Any] | None]:
     """The items of ``{"value": [...]}`` and the body's ``validationTokens`` (rich notifications)."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
         raise _BadRequest(400, "the body is not JSON") from None
     if not isinstance(data, dict) or not isinstance(data.get("value"), list):
         raise _BadRequest(400, 'the body is not a notification collection {"value": [...]}')

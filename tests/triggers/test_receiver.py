@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from connector.store import Store, TriggerInstance, UnknownTriggerInstanceError
+from connector.store import Store, TriggerInstance
 from connector.webhooks import _GroupWriter, create_app
 
 SECRET = "Cs-7hR2-secret-client-state-do-not-leak-xyz0123456789"
@@ -242,6 +243,44 @@ def test_lifecycle_items_and_rich_validation_tokens(client: FlaskClient, store: 
     assert queued[1][1]["encryptedContent"]["data"] == "ZGF0YQ=="
 
 
+def test_items_are_queued_in_the_order_graph_sent_them(client: FlaskClient, store: Store) -> None:
+    body = {"value": [_item(n) for n in (7, 3, 9, 1, 5, 2, 8, 4, 6, 0)]}
+    assert client.post(f"/hooks/{INSTANCE}/notifications", json=body).status_code == 202
+    assert [item["resourceData"]["id"] for _, item in _queued(store)] == [
+        f"AAMk{n}" for n in (7, 3, 9, 1, 5, 2, 8, 4, 6, 0)
+    ]
+
+
+# -- the per-process clientState cache never outlives the stored instance -------------------------------
+def test_an_instance_disabled_or_deleted_after_a_request_is_404_at_once(
+    client: FlaskClient, store: Store
+) -> None:
+    assert client.post(f"/hooks/{INSTANCE}/notifications", json={"value": [_item(1)]}).status_code == 202
+    store.set_trigger_status(INSTANCE, "disabled")  # e.g. by another process: this one cached the access
+    assert client.post(f"/hooks/{INSTANCE}/notifications", json={"value": [_item(2)]}).status_code == 404
+    assert (
+        client.post(f"/hooks/{INSTANCE}/notifications", json={"value": [_item(3, WRONG)]}).status_code == 404
+    )
+    store.set_trigger_status(INSTANCE, "active")
+    assert client.post(f"/hooks/{INSTANCE}/notifications", json={"value": [_item(4)]}).status_code == 202
+    store.delete_trigger_instance(INSTANCE)
+    assert client.post(f"/hooks/{INSTANCE}/notifications", json={"value": [_item(5)]}).status_code == 404
+    assert store.pending_notification_count() == 0  # deleting the instance dropped 1 and 4
+
+
+def test_a_new_client_state_takes_effect_at_once(client: FlaskClient, store: Store) -> None:
+    assert client.post(f"/hooks/{INSTANCE}/notifications", json={"value": [_item(1)]}).status_code == 202
+    instance = store.get_trigger_instance(INSTANCE)
+    assert instance is not None
+    store.save_trigger_instance(replace(instance, client_state=WRONG))  # re-keyed after the request
+    response = client.post(f"/hooks/{INSTANCE}/notifications", json={"value": [_item(2), _item(3, WRONG)]})
+    assert response.status_code == 202
+    assert [item["resourceData"]["id"] for _, item in _queued(store)] == [
+        "AAMk1",
+        "AAMk3",
+    ]  # 2 had the old one
+
+
 def test_a_paused_instance_still_queues(client: FlaskClient, store: Store) -> None:
     store.set_trigger_status(INSTANCE, "paused")
     assert client.post(f"/hooks/{INSTANCE}/notifications?validationToken=abc").get_data() == b"abc"
@@ -263,12 +302,16 @@ def test_default_store_comes_from_the_environment(tmp_path: Path) -> None:
 # -- group commit ----------------------------------------------------------------------------------------
 def test_group_commit_writes_waiting_requests_together_and_isolates_a_failing_one(store: Store) -> None:
     writer = _GroupWriter(store)
+    access = store.receiver_access(INSTANCE)
+    assert access is not None
     outcomes: dict[str, object] = {}
 
     def write(name: str, instance_id: str) -> None:
         try:
-            writer.write(instance_id, [("change", _item(int(name[-1]), None))])
-            outcomes[name] = "ok"
+            queued = writer.write(
+                instance_id, access.sealed_client_state, [("change", _item(int(name[-1]), None))]
+            )
+            outcomes[name] = "ok" if queued else "refused"
         except Exception as exc:
             outcomes[name] = exc
 
@@ -286,6 +329,5 @@ def test_group_commit_writes_waiting_requests_together_and_isolates_a_failing_on
             time.sleep(0.001)
     for t in threads:
         t.join(10)
-    assert outcomes["good1"] == "ok" and outcomes["good3"] == "ok"
-    assert isinstance(outcomes["gone2"], UnknownTriggerInstanceError)
+    assert outcomes == {"good1": "ok", "gone2": "refused", "good3": "ok"}
     assert sorted(item["resourceData"]["id"] for _, item in _queued(store)) == ["AAMk1", "AAMk3"]

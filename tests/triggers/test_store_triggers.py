@@ -369,6 +369,43 @@ def test_two_processes_mark_and_claim_each_thing_once(tmp_path: Path) -> None:
         assert len(got) == 300 and len(set(got)) == 300  # each exactly once, across both processes
 
 
+def test_checked_enqueue_queues_a_group_only_for_its_instance_as_it_was_checked(store: Store) -> None:
+    store.save_trigger_instance(_instance("inst-a"))
+    store.save_trigger_instance(_instance("inst-b"))
+    store.save_trigger_instance(_instance("inst-c"))
+    access = {name: store.receiver_access(name) for name in ("inst-a", "inst-b", "inst-c")}
+    sealed = {name: found.sealed_client_state for name, found in access.items() if found is not None}
+    assert access["inst-a"] is not None and access["inst-a"].client_state == CLIENT_STATE
+    assert store.receiver_access("inst-missing") is None
+    store.set_trigger_status("inst-b", "disabled")
+    rekeyed = store.get_trigger_instance("inst-c")
+    assert rekeyed is not None
+    store.save_trigger_instance(replace(rekeyed, client_state="another-secret-" + "x" * 40))
+    many = [("change", _item(n)) for n in range(1_234)]  # more rows than one INSERT statement takes
+    queued = store.enqueue_checked_notifications(
+        [
+            ("inst-a", sealed["inst-a"], many),
+            ("inst-b", sealed["inst-b"], [("change", _item(1))]),  # disabled since it was checked
+            ("inst-c", sealed["inst-c"], [("change", _item(2))]),  # clientState changed since
+            ("inst-missing", sealed["inst-a"], [("change", _item(3))]),
+            ("inst-a", sealed["inst-a"], [("lifecycle", {"lifecycleEvent": "missed"})]),
+        ]
+    )
+    assert queued == [True, False, False, False, True]
+    rows = store.claim_notifications("test", limit=2_000)
+    assert {row.instance_id for row in rows} == {"inst-a"}
+    assert [row.item["resourceData"]["id"] for row in rows[:-1]] == [f"m{n}" for n in range(1_234)]
+    assert rows[-1].kind == "lifecycle"
+    with pytest.raises(ConfigurationError, match="kind 'other'"):  # nothing of the call is written
+        store.enqueue_checked_notifications(
+            [
+                ("inst-a", sealed["inst-a"], [("change", _item(1))]),
+                ("inst-a", sealed["inst-a"], [("other", {})]),
+            ]
+        )
+    assert store.pending_notification_count() == len(rows)
+
+
 def test_the_queue_rows_survive_reopening(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     with Store(path) as store:
