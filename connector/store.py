@@ -119,7 +119,7 @@ MIGRATIONS: tuple[Migration, ...] = (
 
 _KEY_CHECK = b"outlook-connector key check"
 _ROWS_PER_INSERT = 500
-"""Rows per multi-row INSERT of queued notifications (5 parameters each; SQLite allows 32,766)."""
+"""Rows per multi-row INSERT of queued notifications (2 parameters a row; SQLite allows 32,766)."""
 _MAX_IDLE_CONNECTIONS = 8
 _THREAD_LOCKS: dict[str, threading.Lock] = {}
 _THREAD_LOCKS_GUARD = threading.Lock()
@@ -753,42 +753,18 @@ class Store:
         """Queue notification items (``kind`` "change" or "lifecycle") in one transaction: all of
         them or none. Returns how many rows were added. Raises ``UnknownTriggerInstanceError`` if
         the instance does not exist."""
-        return self.enqueue_notification_rows(instance_id, [(kind, item) for item in items])
-
-    def enqueue_notification_rows(self, instance_id: str, rows: list[tuple[str, dict[str, Any]]]) -> int:
-        """``enqueue_notifications`` for items of different kinds: (kind, item) pairs, one transaction."""
-        return self.enqueue_notification_groups([(instance_id, rows)])
-
-    def enqueue_notification_groups(
-        self, groups: Sequence[tuple[str, Sequence[tuple[str, Mapping[str, Any]]]]]
-    ) -> int:
-        """Queue the (kind, item) rows of several instances in ONE transaction (all or nothing).
-        Raises ``UnknownTriggerInstanceError`` if an instance does not exist (then nothing is
-        written)."""
         import sqlite3
 
-        now = self.clock()
-        values = [
-            (instance_id, kind, item, now, now)
-            for instance_id, rows in groups
-            for kind, item in _queue_rows(rows)
-        ]
-        if not values:
+        statements = _queue_inserts(instance_id, [(kind, item) for item in items], self.clock())
+        if not statements:
             return 0
         try:
             with self.transaction() as db:
-                for start in range(0, len(values), _ROWS_PER_INSERT):  # faster than executemany
-                    chunk = values[start : start + _ROWS_PER_INSERT]
-                    db.execute(
-                        "INSERT INTO trigger_queue (instance_id, kind, item, received_at, available_at)"
-                        " VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)),
-                        [value for row in chunk for value in row],
-                    )
+                for sql, parameters, _ in statements:
+                    db.execute(sql, parameters)
         except sqlite3.IntegrityError:  # the foreign key: no such instance
-            ids = sorted({instance_id for instance_id, _ in groups})
-            what = repr(ids[0]) if len(ids) == 1 else "among " + ", ".join(map(repr, ids))
-            raise UnknownTriggerInstanceError(f"no trigger instance {what}") from None
-        return len(values)
+            raise UnknownTriggerInstanceError(f"no trigger instance {instance_id!r}") from None
+        return len(items)
 
     def enqueue_checked_notifications(
         self, groups: Sequence[tuple[str, bytes, Sequence[tuple[str, Mapping[str, Any]]]]]
@@ -799,20 +775,11 @@ class Store:
         none of its rows are, and the other groups are not affected. Returns, per group, whether
         it was queued."""
         now = self.clock()
-        statements: list[tuple[int, str, list[Any], int]] = []  # (group, SQL, parameters, rows)
-        for group, (instance_id, sealed, rows) in enumerate(groups):
-            encoded = _queue_rows(rows)
-            for start in range(0, len(encoded), _ROWS_PER_INSERT):
-                chunk = encoded[start : start + _ROWS_PER_INSERT]
-                sql = (
-                    "INSERT INTO trigger_queue (instance_id, kind, item, received_at, available_at)"
-                    " SELECT ?, column1, column2, ?, ? FROM (VALUES "
-                    + ", ".join(["(?, ?)"] * len(chunk))
-                    + ") WHERE EXISTS (SELECT 1 FROM trigger_instances WHERE id = ?"
-                    " AND status != 'disabled' AND client_state = ?)"
-                )
-                parameters = [instance_id, now, now, *(v for row in chunk for v in row), instance_id, sealed]
-                statements.append((group, sql, parameters, len(chunk)))
+        statements = [
+            (group, *statement)
+            for group, (instance_id, sealed, rows) in enumerate(groups)
+            for statement in _queue_inserts(instance_id, rows, now, checked_against=sealed)
+        ]
         queued = [bool(rows) for _, _, rows in groups]
         if len(statements) == 1:  # a statement alone is its own transaction: one call into SQLite
             group, sql, parameters, count = statements[0]
@@ -919,16 +886,45 @@ def _label(*parts: str) -> bytes:
     return "\0".join(parts).encode("utf-8")
 
 
-def _queue_rows(rows: Sequence[tuple[str, Mapping[str, Any]]]) -> list[tuple[str, str]]:
-    """(kind, item JSON) for the queue; orjson, as the receiver writes every item it accepts."""
+def _queue_inserts(
+    instance_id: str,
+    rows: Sequence[tuple[str, Mapping[str, Any]]],
+    now: float,
+    *,
+    checked_against: bytes | None = None,
+) -> list[tuple[str, list[Any], int]]:
+    """(SQL, parameters, row count) of the INSERTs that queue ``rows`` ((kind, item) pairs), at
+    most ``_ROWS_PER_INSERT`` rows each (one multi-row statement is faster than executemany).
+    With ``checked_against`` (a sealed clientState) a statement inserts nothing unless the
+    instance exists, is not disabled and still has that clientState. Items are serialized with
+    orjson, as the receiver writes every item it accepts."""
     import orjson
 
-    encoded = []
+    encoded: list[tuple[str, str]] = []
     for kind, item in rows:
         if kind not in ("change", "lifecycle"):
             raise ConfigurationError(f"invalid notification kind {kind!r}: change or lifecycle")
         encoded.append((kind, orjson.dumps(item).decode("utf-8")))
-    return encoded
+    condition, condition_parameters = "", []
+    if checked_against is not None:
+        condition = (
+            " WHERE EXISTS (SELECT 1 FROM trigger_instances WHERE id = ?"
+            " AND status != 'disabled' AND client_state = ?)"
+        )
+        condition_parameters = [instance_id, checked_against]
+    statements = []
+    for start in range(0, len(encoded), _ROWS_PER_INSERT):
+        chunk = encoded[start : start + _ROWS_PER_INSERT]
+        sql = (
+            "INSERT INTO trigger_queue (instance_id, kind, item, received_at, available_at)"
+            " SELECT ?, column1, column2, ?, ? FROM (VALUES "
+            + ", ".join(["(?, ?)"] * len(chunk))
+            + ")"
+            + condition
+        )
+        values = [value for pair in chunk for value in pair]
+        statements.append((sql, [instance_id, now, now, *values, *condition_parameters], len(chunk)))
+    return statements
 
 
 def _dump(value: Any) -> str:
