@@ -6,7 +6,6 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,34 +22,10 @@ from connector.store import (
     TriggerInstance,
     UnknownTriggerInstanceError,
 )
+from tests.store.conftest import FakeClock
 
 CLIENT_STATE = "kW3u9q-client-state-do-not-leak-0123456789abcdef"
 PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEv-private-key-do-not-leak\n-----END PRIVATE KEY-----\n"
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("OUTLOOK_CONNECTOR_KEY", raising=False)
-    monkeypatch.setenv("OUTLOOK_CONNECTOR_HOME", str(tmp_path / "home"))
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
-    with Store(tmp_path / "state.db", clock=clock) as opened:
-        yield opened
 
 
 def _instance(id_: str = "inst-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", **overrides: object) -> TriggerInstance:
