@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import threading
 import time
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
     import sqlite3
 
     from connector.crypto import Cipher
+    from connector.inbox import InboxRecord
+
+log = logging.getLogger(__name__)
 
 HOME_ENV = "OUTLOOK_CONNECTOR_HOME"
 DEFAULT_HOME = "~/.outlook-connector"
@@ -115,12 +119,24 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX trigger_delivered_at ON trigger_delivered (delivered_at)",
         ),
     ),
+    (
+        3,
+        "how much of each receiver inbox segment has been moved into the queue",
+        (
+            """CREATE TABLE trigger_inbox (
+                segment TEXT PRIMARY KEY,
+                moved_bytes INTEGER NOT NULL
+            ) WITHOUT ROWID""",
+        ),
+    ),
 )
 
 _KEY_CHECK = b"outlook-connector key check"
 _ROWS_PER_INSERT = 500
 """Rows per multi-row INSERT of queued notifications (2 parameters a row; SQLite allows 32,766)."""
 _MAX_IDLE_CONNECTIONS = 8
+_INBOX_READ_BYTES = 4 << 20
+"""Bytes of an inbox segment moved per transaction (more if one record is larger)."""
 _THREAD_LOCKS: dict[str, threading.Lock] = {}
 _THREAD_LOCKS_GUARD = threading.Lock()
 
@@ -246,6 +262,7 @@ class Store:
         self.path = Path(path).expanduser() if path is not None else default_home() / DB_FILE_NAME
         self.key_file = self.path.parent / "secret.key"
         self.lock_dir = self.path.with_name(self.path.name + ".locks")
+        self.inbox_dir = self.path.with_name(self.path.name + ".inbox")
         self.clock = clock
         self._key = key
         self._busy_timeout = busy_timeout
@@ -254,6 +271,7 @@ class Store:
         self._pid = os.getpid()
         self._cipher: Cipher | None = None
         self._closed = False
+        self._inbox_moved: dict[str, int] = {}  # segment -> bytes known moved (skips unchanged ones)
         self._prepare()
 
     def __repr__(self) -> str:
@@ -792,16 +810,101 @@ class Store:
                     queued[group] = db.execute(sql, parameters).rowcount == count
         return queued
 
+    def absorb_inbox(self) -> int:
+        """Move what receivers appended to the inbox (``connector.inbox``) into the queue and
+        return how many items were queued. Each record is moved once whichever thread or process
+        calls this: the moved length of a segment is stored in the transaction that queues its
+        rows. Like ``enqueue_checked_notifications``, a record is dropped (and logged) if its
+        instance is gone, disabled or has another clientState than the one it was checked
+        against. Finished segments are deleted once moved. ``claim_notifications`` and
+        ``pending_notification_count`` call this first."""
+        from connector import inbox
+
+        if not inbox.SUPPORTED:  # pragma: no cover - receivers write to the queue directly
+            return 0
+        queued = 0
+        for path in inbox.segments(self.inbox_dir):
+            try:
+                with inbox.hold_if_finished(path) as finished:
+                    if finished or self._inbox_moved.get(path.name) != path.stat().st_size:
+                        queued += self._absorb_segment(path, finished=finished)
+            except FileNotFoundError:
+                continue  # deleted by another reader meanwhile
+            except Exception:  # one bad segment must not stop the others, nor the queue
+                log.exception("could not move inbox segment %s into the queue", path.name)
+        return queued
+
+    def _absorb_segment(self, path: Path, *, finished: bool) -> int:
+        from connector import inbox
+
+        queued = 0
+        with open(path, "rb") as segment:
+            while True:
+                with self.transaction() as db:
+                    if os.stat(path).st_ino != os.fstat(segment.fileno()).st_ino:
+                        raise FileNotFoundError(path)
+                    # Still there with the write lock held: a reader that finished the segment
+                    # deletes the file before its moved length, so that length is not gone yet.
+                    row = db.execute(
+                        "SELECT moved_bytes FROM trigger_inbox WHERE segment = ?", (path.name,)
+                    ).fetchone()
+                    moved = int(row[0]) if row else 0
+                    segment.seek(moved)
+                    data = segment.read(_INBOX_READ_BYTES)
+                    records, used = inbox.decode(data + segment.read(inbox.missing_bytes(data)))
+                    for record in records:
+                        queued += self._queue_record(db, record)
+                    if used:
+                        db.execute(
+                            "INSERT INTO trigger_inbox (segment, moved_bytes) VALUES (?, ?)"
+                            " ON CONFLICT (segment) DO UPDATE SET moved_bytes = excluded.moved_bytes",
+                            (path.name, moved + used),
+                        )
+                self._inbox_moved[path.name] = moved + used
+                if not used or len(data) < _INBOX_READ_BYTES:
+                    break
+        if finished:  # nothing will be appended: what is left is a torn tail
+            torn = path.stat().st_size - self._inbox_moved[path.name]
+            if torn:
+                log.warning(
+                    "inbox segment %s: dropped a torn tail of %d bytes (never answered 202)", path.name, torn
+                )
+            path.unlink()  # before its moved length is forgotten, so it can never be moved twice
+            with self.transaction() as db:
+                db.execute("DELETE FROM trigger_inbox WHERE segment = ?", (path.name,))
+            self._inbox_moved.pop(path.name, None)
+        return queued
+
+    def _queue_record(self, db: sqlite3.Connection, record: InboxRecord) -> int:
+        statements = _queue_inserts(
+            record.instance_id, record.rows, record.received_at, checked_against=record.sealed_client_state
+        )
+        queued = 0
+        for sql, parameters, count in statements:
+            added = db.execute(sql, parameters).rowcount
+            if added != count:  # the instance was refused: so is the whole record (same check)
+                log.warning(
+                    "trigger %s: dropped %d notification(s): the instance was disabled, deleted or"
+                    " given a new clientState after they were received",
+                    record.instance_id,
+                    len(record.rows),
+                )
+                return 0
+            queued += added
+        return queued
+
     def claim_notifications(
         self, worker: str, limit: int = 100, lease_seconds: float = 60
     ) -> list[QueuedNotification]:
         """Claim up to ``limit`` due rows, oldest first, for ``lease_seconds``: no other claim
         (thread or process) gets them until the lease runs out, after which they are due again
         (a worker that died loses them to the next claim). Finish each with ``complete_notification``
-        or ``retry_notification``."""
+        or ``retry_notification``. The inbox is moved into the queue first."""
         if limit <= 0:
             return []
         import orjson
+
+        self.absorb_inbox()
 
         now = self.clock()
         with self.transaction() as db:
@@ -843,6 +946,7 @@ class Store:
 
     def pending_notification_count(self, instance_id: str | None = None) -> int:
         """Rows not completed yet (due, waiting for a retry, or claimed), of one instance or all."""
+        self.absorb_inbox()
         with self.read() as db:
             if instance_id is None:
                 row = db.execute("SELECT COUNT(*) FROM trigger_queue").fetchone()

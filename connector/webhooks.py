@@ -7,40 +7,44 @@ Each trigger instance has its own opaque URLs: ``POST /hooks/<instance_id>/notif
 Graph (Graph wants the answer within 3 seconds). For each POST:
 
 - ``?validationToken=...`` (Graph validating a new subscription): 200, ``text/plain``, the decoded
-  token - for a known, enabled instance only.
+  token - for a known, enabled instance only (always read from the store).
 - unknown or disabled instance: 404 (a paused instance still accepts and queues);
   a body over ``max_body_bytes``: 413 (Content-Length checked first, the streamed read capped too);
   a body that is not JSON ``{"value": [{...}, ...]}``: 400.
 - each item's ``clientState`` is compared in constant time with the instance's secret; a wrong
   one is dropped and logged (never the secret, never the value received), never queued.
-- the good items are written to the store in one transaction (``kind`` "lifecycle" for items
-  carrying ``lifecycleEvent``, else "change"; ``clientState`` removed, the body's
-  ``validationTokens`` copied onto each item) BEFORE the 202 answer. Requests that wait while
-  another one of the same process is writing share its next transaction (group commit); a
-  request's items are never split. If the write fails the answer is 503, so Graph sends the
-  batch again; nothing is half written.
-- the clientState is read from the store once per instance and process; the transaction that
-  queues the items re-checks the instance (not disabled, same stored clientState), so a disabled,
-  deleted or re-keyed instance is never written to from that cache.
+- the good items (``kind`` "lifecycle" for items carrying ``lifecycleEvent``, else "change";
+  ``clientState`` removed, the body's ``validationTokens`` copied onto each item) are made
+  durable BEFORE the 202 answer: one record appended to this process's inbox segment
+  (``connector.inbox``), which survives the process dying once written. The trigger processor
+  moves inbox records into the queue (``Store.absorb_inbox``, called by every claim) exactly once,
+  a request's items together. If the append fails the answer is 503 and the segment is cut back,
+  so Graph sends the batch again and nothing is half written. Where ``flock`` is missing (not
+  POSIX) each POST is committed to the queue instead.
+- an instance's clientState and status are read from the store at most once per
+  ``access_ttl`` seconds per process: disabling or deleting an instance turns its answers to 404
+  within that time, and the move into the queue re-checks every record against the instance as
+  stored then (not disabled, the same clientState), so nothing received for a disabled, deleted
+  or re-keyed instance is ever queued.
 
 ``create_app()`` without a store opens ``$OUTLOOK_CONNECTOR_HOME/state.db`` once per process (each
-gunicorn worker has its own pooled connections; the queue is safe across processes).
+gunicorn worker has its own inbox segment and pooled connections; the queue is safe across
+processes).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import logging
-import os
 import re
-import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from flask import Flask, Response, request
 
+from connector import inbox
 from connector.store import ReceiverAccess, Store
 
 log = logging.getLogger(__name__)
@@ -64,16 +68,27 @@ def create_app(
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     on_enqueued: Callable[[str], None] | None = None,
+    access_ttl: float = 1.0,
 ) -> Flask:
-    """The receiver app. ``on_enqueued(instance_id)`` is called after notifications were
-    committed (e.g. to wake a processor thread in the same process); its errors are logged only."""
+    """The receiver app. ``on_enqueued(instance_id)`` is called after notifications were made
+    durable (e.g. to wake a processor thread in the same process); its errors are logged only."""
     if max_body_bytes < 1:
         raise ValueError("max_body_bytes must be positive")
+    if access_ttl < 0:
+        raise ValueError("access_ttl must not be negative")
     state = store if store is not None else Store()
     state.cipher()  # a wrong or missing key fails at start, not on the first notification
 
-    writer = _GroupWriter(state)
-    accesses = _Accesses(state)
+    writer = inbox.InboxWriter(state.inbox_dir) if inbox.SUPPORTED else None
+    accesses = _Accesses(state, access_ttl)
+
+    def store_rows(instance_id: str, access: ReceiverAccess, rows: list[tuple[str, dict[str, Any]]]) -> bool:
+        """Durable before returning; False if the store refused them (direct write only)."""
+        if writer is None:  # pragma: no cover - not POSIX
+            return state.enqueue_checked_notifications([(instance_id, access.sealed_client_state, rows)])[0]
+        writer.append(inbox.encode(instance_id, access.sealed_client_state, state.clock(), rows))
+        return True
+
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = None  # checked below, with our own answer
 
@@ -82,6 +97,8 @@ def create_app(
         try:
             with state.read() as db:
                 db.execute("SELECT 1 FROM trigger_instances LIMIT 1").fetchall()
+            if writer is not None:
+                writer.ready()
         except Exception:
             log.exception("health check: the state store is not usable")
             return _text("store unavailable\n", 503)
@@ -115,21 +132,18 @@ def create_app(
             return _text(exc.message + "\n", exc.status)
         received = [item.pop("clientState", None) for item in items]
 
-        while True:  # twice at most: an access from the cache that the store refuses is read again
-            rows = _accepted(items, received, access.client_state, validation_tokens)
-            if rows:
-                try:
-                    if writer.write(instance_id, access.sealed_client_state, rows):
-                        break
-                except Exception:
-                    log.exception("trigger %s: could not store %d notification(s)", instance_id, len(rows))
-                    return _text("could not store the notifications; send them again\n", 503)
-            elif not cached:
-                break  # nothing to queue, checked against the instance as stored now
-            if not cached:  # refused although just read: disabled or deleted meanwhile
-                return _text("unknown trigger\n", 404)
-            cached = False
+        rows = _accepted(items, received, access.client_state, validation_tokens)
+        if cached and len(rows) < len(items):  # the clientState may have changed since it was read
             if (access := accesses.fresh(instance_id)) is None:
+                return _text("unknown trigger\n", 404)
+            rows = _accepted(items, received, access.client_state, validation_tokens)
+        if rows:
+            try:
+                stored = store_rows(instance_id, access, rows)
+            except Exception:
+                log.exception("trigger %s: could not store %d notification(s)", instance_id, len(rows))
+                return _text("could not store the notifications; send them again\n", 503)
+            if not stored:  # pragma: no cover - direct write only: disabled, deleted or re-keyed
                 return _text("unknown trigger\n", 404)
 
         if len(rows) < len(items):
@@ -168,18 +182,24 @@ def _accepted(
 
 
 class _Accesses:
-    """The instances' clientStates, read once per process: the store re-checks the sealed value
-    (and the status) in the same transaction that queues the items, so a stale entry can only
-    cause one more read, never an item accepted against an old secret or a disabled instance."""
+    """The instances' clientStates and statuses, read at most once per ``ttl`` seconds per
+    process. A stale entry can cause one more read (an item that fails the cached clientState is
+    checked against a fresh one) or, for at most ``ttl`` seconds after an instance was disabled,
+    deleted or re-keyed, a 202 for items that are then dropped: their move into the queue re-checks
+    the instance as stored (``Store.absorb_inbox``)."""
 
     _LIMIT = 4096
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, ttl: float) -> None:
         self.store = store
-        self._known: dict[str, ReceiverAccess] = {}
+        self.ttl = ttl
+        self._known: dict[str, tuple[float, ReceiverAccess]] = {}
 
     def get(self, instance_id: str) -> ReceiverAccess | None:
-        return self._known.get(instance_id)
+        known = self._known.get(instance_id)
+        if known is None or time.monotonic() - known[0] >= self.ttl:
+            return None
+        return known[1]
 
     def fresh(self, instance_id: str) -> ReceiverAccess | None:
         """Read from the store: None if the instance is unknown or disabled (a paused one still
@@ -187,90 +207,14 @@ class _Accesses:
         self._known.pop(instance_id, None)
         if not _INSTANCE_ID.fullmatch(instance_id):
             return None
+        read_at = time.monotonic()
         access = self.store.receiver_access(instance_id)
         if access is None or access.status == "disabled":
             return None
         if len(self._known) >= self._LIMIT:
             self._known.clear()
-        self._known[instance_id] = access
+        self._known[instance_id] = (read_at, access)
         return access
-
-
-class _Job:
-    __slots__ = ("done", "error", "instance_id", "queued", "rows", "sealed")
-
-    def __init__(self, instance_id: str, sealed: bytes, rows: list[tuple[str, dict[str, Any]]]) -> None:
-        self.instance_id = instance_id
-        self.sealed = sealed
-        self.rows = rows
-        self.done = False
-        self.queued = False
-        self.error: BaseException | None = None
-
-
-class _GroupWriter:
-    """Group commit: the items of requests that arrive while another request of this process is
-    writing are committed together, by the next request to get the write lock, in one
-    transaction. Each request still returns only after its own items are committed (or raises),
-    and a request's items are never split between transactions. Across processes the writers take
-    turns on a store lock (a kernel lock that wakes the next one at once, where SQLite's busy
-    handler would sleep and poll)."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._pending: list[_Job] = []
-        self._guard = threading.Lock()
-        self._write = threading.Lock()
-        self._lock_fd: tuple[int, int] | None = None  # (pid, fd) of the cross-process lock file
-
-    def write(self, instance_id: str, sealed: bytes, rows: list[tuple[str, dict[str, Any]]]) -> bool:
-        """Queue the rows (see ``Store.enqueue_checked_notifications``); False if the store refused
-        them (instance gone, disabled, or its clientState changed)."""
-        job = _Job(instance_id, sealed, rows)
-        with self._guard:
-            self._pending.append(job)
-        with self._write:
-            if not job.done:  # nobody took it along: write it and whatever else is waiting
-                with self._guard:
-                    jobs, self._pending = self._pending, []
-                self._commit(jobs)
-        if job.error is not None:
-            raise job.error
-        return job.queued
-
-    def _commit(self, jobs: list[_Job]) -> None:
-        try:
-            with self._across_processes():
-                queued = self.store.enqueue_checked_notifications(
-                    [(job.instance_id, job.sealed, job.rows) for job in jobs]
-                )
-            for job, ok in zip(jobs, queued, strict=True):
-                job.queued = ok
-        except Exception as exc:  # nothing was written: each request answers 503
-            for job in jobs:
-                job.error = exc
-        finally:
-            for job in jobs:
-                job.done = True
-
-    @contextlib.contextmanager
-    def _across_processes(self) -> Iterator[None]:
-        """An flock on a file kept open by this process (called with ``_write`` held)."""
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: SQLite's own locking only
-            yield
-            return
-        if self._lock_fd is None or self._lock_fd[0] != os.getpid():  # new, or forked
-            self.store.lock_dir.mkdir(mode=0o700, exist_ok=True)
-            path = self.store.lock_dir / "notification-receiver-write.lock"
-            self._lock_fd = (os.getpid(), os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
-        fd = self._lock_fd[1]
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _text(body: str, status: int) -> Response:

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import io
 import logging
-import sqlite3
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +18,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from connector.store import Store, TriggerInstance
-from connector.webhooks import _GroupWriter, create_app
+from connector.webhooks import create_app
 
 SECRET = "Cs-7hR2-secret-client-state-do-not-leak-xyz0123456789"
 WRONG = "forged-client-state-value-also-not-to-be-logged-0000"
@@ -187,7 +184,9 @@ def test_items_are_in_the_store_when_202_is_sent(store: Store) -> None:
         f"/hooks/{INSTANCE}/notifications", json={"value": [_item(1), _item(2)]}
     )
     assert response.status_code == 202
-    assert seen == [(INSTANCE, 2)]  # committed before the callback, before the answer
+    assert seen == [(INSTANCE, 2)]  # durable before the callback, before the answer
+    written = b"".join(path.read_bytes() for path in store.inbox_dir.iterdir())
+    assert b"AAMk1" in written and SECRET.encode() not in written  # the secret is never written
     assert [item for _, item in _queued(store)] == [
         {k: v for k, v in _item(n).items() if k != "clientState"} for n in (1, 2)
     ]
@@ -204,20 +203,15 @@ def test_a_failing_callback_does_not_lose_the_answer(store: Store, caplog: pytes
     assert "on_enqueued callback failed" in caplog.text
 
 
-def test_a_failed_store_write_answers_503_and_writes_nothing(
+def test_a_failed_write_answers_503_and_writes_nothing(
     client: FlaskClient, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store.get_trigger_instance(INSTANCE)  # warm: the lock below blocks writes, not this read
-    blocker = sqlite3.connect(store.path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock past the busy timeout
-    try:
-        body = {"value": [_item(1), _item(2), _item(3)]}
-        response = client.post(f"/hooks/{INSTANCE}/notifications", json=body)
-        assert response.status_code == 503
-        assert SECRET not in caplog.text
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
+    store.inbox_dir.write_text("not a folder")  # the inbox cannot be written
+    body = {"value": [_item(1), _item(2), _item(3)]}
+    response = client.post(f"/hooks/{INSTANCE}/notifications", json=body)
+    assert response.status_code == 503
+    assert "could not store 3 notification(s)" in caplog.text and SECRET not in caplog.text
+    store.inbox_dir.unlink()
     assert store.pending_notification_count() == 0  # nothing half written
     assert client.post(f"/hooks/{INSTANCE}/notifications", json=body).status_code == 202  # Graph's retry
     assert [item["resourceData"]["id"] for _, item in _queued(store)] == ["AAMk1", "AAMk2", "AAMk3"]
@@ -251,12 +245,11 @@ def test_items_are_queued_in_the_order_graph_sent_them(client: FlaskClient, stor
     ]
 
 
-# -- the per-process clientState cache never outlives the stored instance -------------------------------
-def test_an_instance_disabled_or_deleted_after_a_request_is_404_at_once(
-    client: FlaskClient, store: Store
-) -> None:
+# -- the per-process clientState cache never lets in what the stored instance refuses -------------------
+def test_a_disabled_or_deleted_instance_is_404_once_its_access_is_read_again(store: Store) -> None:
+    client = create_app(store, access_ttl=0).test_client()  # read on every request
     assert client.post(f"/hooks/{INSTANCE}/notifications", json={"value": [_item(1)]}).status_code == 202
-    store.set_trigger_status(INSTANCE, "disabled")  # e.g. by another process: this one cached the access
+    store.set_trigger_status(INSTANCE, "disabled")  # e.g. by another process
     assert client.post(f"/hooks/{INSTANCE}/notifications", json={"value": [_item(2)]}).status_code == 404
     assert (
         client.post(f"/hooks/{INSTANCE}/notifications", json={"value": [_item(3, WRONG)]}).status_code == 404
@@ -268,17 +261,38 @@ def test_an_instance_disabled_or_deleted_after_a_request_is_404_at_once(
     assert store.pending_notification_count() == 0  # deleting the instance dropped 1 and 4
 
 
-def test_a_new_client_state_takes_effect_at_once(client: FlaskClient, store: Store) -> None:
+def test_items_accepted_from_the_cache_after_a_disable_or_delete_are_never_queued(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = create_app(store, access_ttl=3600).test_client()
     assert client.post(f"/hooks/{INSTANCE}/notifications", json={"value": [_item(1)]}).status_code == 202
+    assert [item["resourceData"]["id"] for _, item in _queued(store)] == ["AAMk1"]
+    store.set_trigger_status(INSTANCE, "disabled")
+    assert client.post(f"/hooks/{INSTANCE}/notifications", json={"value": [_item(2)]}).status_code == 202
+    assert _queued(store) == []  # the move into the queue re-checked the instance
+    assert f"trigger {INSTANCE}: dropped 1 notification(s)" in caplog.text
+    store.set_trigger_status(INSTANCE, "active")
+    assert client.post(f"/hooks/{INSTANCE}/notifications", json={"value": [_item(3)]}).status_code == 202
+    store.delete_trigger_instance(INSTANCE)
+    assert store.pending_notification_count() == 0  # 3 was received before the delete: dropped too
+
+
+def test_a_new_client_state_takes_effect_at_once(store: Store) -> None:
+    client = create_app(store, access_ttl=3600).test_client()
+    assert client.post(f"/hooks/{INSTANCE}/notifications", json={"value": [_item(1)]}).status_code == 202
+    assert [item["resourceData"]["id"] for _, item in _queued(store)] == ["AAMk1"]
     instance = store.get_trigger_instance(INSTANCE)
     assert instance is not None
     store.save_trigger_instance(replace(instance, client_state=WRONG))  # re-keyed after the request
     response = client.post(f"/hooks/{INSTANCE}/notifications", json={"value": [_item(2), _item(3, WRONG)]})
     assert response.status_code == 202
-    assert [item["resourceData"]["id"] for _, item in _queued(store)] == [
-        "AAMk1",
-        "AAMk3",
-    ]  # 2 had the old one
+    assert [item["resourceData"]["id"] for _, item in _queued(store)] == ["AAMk3"]  # 2 had the old one
+    # accepted with the new clientState, but re-keyed again before it was moved into the queue
+    assert (
+        client.post(f"/hooks/{INSTANCE}/notifications", json={"value": [_item(4, WRONG)]}).status_code == 202
+    )
+    store.save_trigger_instance(replace(instance, client_state=SECRET))
+    assert _queued(store) == []
 
 
 def test_a_paused_instance_still_queues(client: FlaskClient, store: Store) -> None:
@@ -297,37 +311,3 @@ def test_default_store_comes_from_the_environment(tmp_path: Path) -> None:
     app = create_app()  # $OUTLOOK_CONNECTOR_HOME/state.db, like gunicorn 'connector.webhooks:create_app()'
     assert app.test_client().get("/healthz").status_code == 200
     assert (tmp_path / "home" / "state.db").exists()
-
-
-# -- group commit ----------------------------------------------------------------------------------------
-def test_group_commit_writes_waiting_requests_together_and_isolates_a_failing_one(store: Store) -> None:
-    writer = _GroupWriter(store)
-    access = store.receiver_access(INSTANCE)
-    assert access is not None
-    outcomes: dict[str, object] = {}
-
-    def write(name: str, instance_id: str) -> None:
-        try:
-            queued = writer.write(
-                instance_id, access.sealed_client_state, [("change", _item(int(name[-1]), None))]
-            )
-            outcomes[name] = "ok" if queued else "refused"
-        except Exception as exc:
-            outcomes[name] = exc
-
-    with writer._write:  # another request is writing: these two wait and are then written as one group
-        threads = [
-            threading.Thread(target=write, args=("good1", INSTANCE)),
-            threading.Thread(target=write, args=("gone2", "DeletedMeanwhile0000000000000000")),
-            threading.Thread(target=write, args=("good3", INSTANCE)),
-        ]
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 10
-        while len(writer._pending) < 3:
-            assert time.monotonic() < deadline, "the requests never queued for the writer"
-            time.sleep(0.001)
-    for t in threads:
-        t.join(10)
-    assert outcomes == {"good1": "ok", "gone2": "refused", "good3": "ok"}
-    assert sorted(item["resourceData"]["id"] for _, item in _queued(store)) == ["AAMk1", "AAMk3"]
