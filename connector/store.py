@@ -823,7 +823,10 @@ class Store:
         if not inbox.SUPPORTED:  # pragma: no cover - receivers write to the queue directly
             return 0
         queued = 0
-        for path in inbox.segments(self.inbox_dir):
+        found = inbox.segments(self.inbox_dir)
+        for gone in self._inbox_moved.keys() - {path.name for path in found}:
+            self._inbox_moved.pop(gone, None)  # deleted by another process
+        for path in found:
             try:
                 with inbox.hold_if_finished(path) as finished:
                     if finished or self._inbox_moved.get(path.name) != path.stat().st_size:
