@@ -10,6 +10,10 @@ processes (WAL journal, busy timeout, ``BEGIN IMMEDIATE`` for writes, ``lock()``
 sections such as a token refresh). The schema is versioned by the ``schema_migrations`` table;
 later features add tables by appending to ``MIGRATIONS``.
 
+Triggers: instances, the durable notification queue (claims with leases) and delivered keys. The
+receiver appends notifications to the inbox beside the database (``connector.inbox``);
+``absorb_inbox`` moves them into the queue, and every claim calls it first.
+
 Secrets, tokens and ``encrypt=True`` values are sealed with AES-256-GCM (``connector.crypto``),
 bound to what they belong to (the connection name; the namespace and key), so a sealed value
 cannot be moved to another row unnoticed. ``sqlite3``, ``cryptography`` and ``orjson`` are imported
