@@ -1,10 +1,11 @@
 """Trigger instance lifecycle against a served sandbox and the real receiver: enable (validation
 handshake, clientState, lifecycle URL, maximum expiry, cursor before subscription), renew (PATCH;
-recreate + delta catch-up on 404), lifecycle events (reauthorizationRequired, subscriptionRemoved,
-missed), disable."""
+recreate + delta catch-up on 404; the background renewer), lifecycle events
+(reauthorizationRequired, subscriptionRemoved, missed), disable."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,8 @@ import pytest
 
 from connector.errors import ConnectorError, InputValidationError
 from tests.triggers.harness import Harness, harness
+from triggers.service import RenewReport
+from triggers.worker import Worker
 
 TRIGGER = "mail_message_webhook"
 INBOX = {"folder_id": "inbox", "change_types": ["created", "updated", "deleted"]}
@@ -261,3 +264,32 @@ def test_reauthorization_falls_back_to_renewing_when_reauthorize_fails(user_rig:
     stored = user_rig.store.get_trigger_instance(instance.id)
     assert stored is not None
     assert stored.state["watches"][0]["expires_at"] > instance.state["watches"][0]["expires_at"]
+
+
+def test_the_background_renewer_renews_at_start_and_every_interval_and_outlives_a_failed_pass(
+    user_rig: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    instance = user_rig.service.enable(TRIGGER, user_rig.connection.name, INBOX)
+    [sub_id] = user_rig.subscription_ids()
+    reports: list[RenewReport] = []
+    three_passes = threading.Event()
+
+    def renewed(report: RenewReport) -> None:
+        reports.append(report)
+        user_rig.clock.advance(60)  # each pass counts its new expiry from a later now
+        if len(reports) == 1:
+            raise RuntimeError("the host's callback failed once")
+        if len(reports) == 3:
+            three_passes.set()
+
+    worker = Worker(user_rig.service, renew_every=0.01, renew_margin=timedelta(days=3), on_renewed=renewed)
+    worker.start(process=False)  # as `serve` and `triggers worker` run it
+    try:
+        assert three_passes.wait(30), "the renewer did not run three passes"
+    finally:
+        worker.stop()
+    assert [report.renewed for report in reports[:3]] == [[sub_id]] * 3
+    assert "renewing trigger subscriptions failed" in caplog.text  # logged, and the loop went on
+    after = user_rig.store.get_trigger_instance(instance.id)
+    assert after is not None
+    assert after.state["watches"][0]["expires_at"] > instance.state["watches"][0]["expires_at"]
