@@ -227,10 +227,14 @@ def hold_if_finished(path: Path) -> Iterator[bool]:
         except BlockingIOError:
             yield False
             return
-        try:  # another reader may have deleted it between our open and our lock
-            same = os.stat(path).st_ino == os.fstat(fd).st_ino
-        except FileNotFoundError:
-            same = False
-        yield same
+        yield names_open_file(path, fd)  # another reader may have deleted it before our lock
     finally:
         os.close(fd)
+
+
+def names_open_file(path: Path, fd: int) -> bool:
+    """Whether ``path`` still names the file open as ``fd`` (not deleted by another reader)."""
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False

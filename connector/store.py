@@ -791,28 +791,16 @@ class Store:
     def enqueue_checked_notifications(
         self, groups: Sequence[tuple[str, bytes, Sequence[tuple[str, Mapping[str, Any]]]]]
     ) -> list[bool]:
-        """The receiver's write: (instance id, sealed clientState, (kind, item) rows) groups, in
-        ONE transaction. A group is queued whole only if its instance exists, is not disabled and
-        still has that sealed clientState (the one its items were checked against); otherwise
-        none of its rows are, and the other groups are not affected. Returns, per group, whether
-        it was queued."""
+        """The receiver's write where the inbox is not supported (no flock): (instance id, sealed
+        clientState, (kind, item) rows) groups, in ONE transaction. A group is queued whole only
+        if its instance exists, is not disabled and still has that sealed clientState (the one its
+        items were checked against); otherwise none of its rows are, and the other groups are not
+        affected. Returns, per group, whether it was queued."""
         now = self.clock()
-        statements = [
-            (group, *statement)
-            for group, (instance_id, sealed, rows) in enumerate(groups)
-            for statement in _queue_inserts(instance_id, rows, now, checked_against=sealed)
-        ]
-        queued = [bool(rows) for _, _, rows in groups]
-        if len(statements) == 1:  # a statement alone is its own transaction: one call into SQLite
-            group, sql, parameters, count = statements[0]
-            with self._borrow() as db:
-                queued[group] = db.execute(sql, parameters).rowcount == count
-            return queued
         with self.transaction() as db:
-            for group, sql, parameters, count in statements:
-                if queued[group]:
-                    queued[group] = db.execute(sql, parameters).rowcount == count
-        return queued
+            return [
+                _queue_checked(db, instance_id, sealed, rows, now) for instance_id, sealed, rows in groups
+            ]
 
     def absorb_inbox(self) -> int:
         """Move what receivers appended to the inbox (``connector.inbox``) into the queue and
@@ -848,7 +836,7 @@ class Store:
         with open(path, "rb") as segment:
             while True:
                 with self.transaction() as db:
-                    if os.stat(path).st_ino != os.fstat(segment.fileno()).st_ino:
+                    if not inbox.names_open_file(path, segment.fileno()):
                         raise FileNotFoundError(path)
                     # Still there with the write lock held: a reader that finished the segment
                     # deletes the file before its moved length, so that length is not gone yet.
@@ -860,7 +848,7 @@ class Store:
                     data = segment.read(_INBOX_READ_BYTES)
                     records, used = inbox.decode(data + segment.read(inbox.missing_bytes(data)))
                     for record in records:
-                        queued += self._queue_record(db, record)
+                        queued += _queue_record(db, record)
                     if used:
                         db.execute(
                             "INSERT INTO trigger_inbox (segment, moved_bytes) VALUES (?, ?)"
@@ -880,24 +868,6 @@ class Store:
             with self.transaction() as db:
                 db.execute("DELETE FROM trigger_inbox WHERE segment = ?", (path.name,))
             self._inbox_moved.pop(path.name, None)
-        return queued
-
-    def _queue_record(self, db: sqlite3.Connection, record: InboxRecord) -> int:
-        statements = _queue_inserts(
-            record.instance_id, record.rows, record.received_at, checked_against=record.sealed_client_state
-        )
-        queued = 0
-        for sql, parameters, count in statements:
-            added = db.execute(sql, parameters).rowcount
-            if added != count:  # the instance was refused: so is the whole record (same check)
-                log.warning(
-                    "trigger %s: dropped %d notification(s): the instance was disabled, deleted or"
-                    " given a new clientState after they were received",
-                    record.instance_id,
-                    len(record.rows),
-                )
-                return 0
-            queued += added
         return queued
 
     def claim_notifications(
@@ -1036,6 +1006,36 @@ def _queue_inserts(
         values = [value for pair in chunk for value in pair]
         statements.append((sql, [instance_id, now, now, *values, *condition_parameters], len(chunk)))
     return statements
+
+
+def _queue_checked(
+    db: sqlite3.Connection,
+    instance_id: str,
+    sealed: bytes,
+    rows: Sequence[tuple[str, Mapping[str, Any]]],
+    now: float,
+) -> bool:
+    """In ``db``'s open transaction, queue all ``rows`` if the instance exists, is not disabled and
+    still has the sealed clientState ``sealed``, else none (False; so for no rows)."""
+    statements = _queue_inserts(instance_id, rows, now, checked_against=sealed)
+    for sql, parameters, count in statements:
+        if db.execute(sql, parameters).rowcount != count:
+            return False  # refused by the first statement: the same check holds for the others
+    return bool(statements)
+
+
+def _queue_record(db: sqlite3.Connection, record: InboxRecord) -> int:
+    """Queue an inbox record in ``db``'s open transaction; how many items were queued (0 if its
+    instance refused them, logged)."""
+    if _queue_checked(db, record.instance_id, record.sealed_client_state, record.rows, record.received_at):
+        return len(record.rows)
+    log.warning(
+        "trigger %s: dropped %d notification(s): the instance was disabled, deleted or"
+        " given a new clientState after they were received",
+        record.instance_id,
+        len(record.rows),
+    )
+    return 0
 
 
 def _dump(value: Any) -> str:
