@@ -1,0 +1,9 @@
+"""The local runner: ``outlook-connector ...``, one module per command group.
+
+``main`` (in ``_common``) is the root group; importing each module registers its commands.
+"""
+
+from connector.cli import actions, connections, manifest, polling, sandbox, triggers
+from connector.cli._common import main
+
+__all__ = ["actions", "connections", "main", "manifest", "polling", "sandbox", "triggers"]

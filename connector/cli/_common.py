@@ -1,0 +1,143 @@
+"""What every command group shares: the root group, error and JSON output, the store, the runtime
+and the connection a command runs on.
+
+Exit codes: 0 success, 2 invalid input (or usage), 1 any other failure. Output JSON goes to
+stdout, messages to stderr. Heavy modules (Flask, authlib, the sandbox) are imported only by the
+commands that need them, to keep ``run`` quick to start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from connector.errors import ConnectorError, InputValidationError
+
+if TYPE_CHECKING:
+    from connections.base import Connection
+    from connector.manifest import Manifest
+    from connector.runtime import Runtime
+    from connector.store import Store
+
+CONNECTION_ENV = "OUTLOOK_CONNECTOR_CONNECTION"
+PUBLIC_URL_ENV = "OUTLOOK_CONNECTOR_PUBLIC_URL"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="outlook-connector")
+def main() -> None:
+    """Run Microsoft Outlook (Graph) actions and triggers locally, or serve the Graph sandbox."""
+    # This process uses no pydantic plugins; looking them up (entry points) costs a quick start ~7 ms.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+
+def fail(error: ConnectorError) -> NoReturn:
+    """Print a connector error (each field error on its own line) and exit with its code."""
+    if isinstance(error, InputValidationError):
+        click.echo(f"error: {error.message.partition(':')[0]}:", err=True)
+        for field_error in error.errors:
+            click.echo(f"  {field_error}", err=True)
+    else:
+        click.echo(f"error: {error.message}", err=True)
+    sys.exit(error.exit_code)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def read_json_option(value: str | None, what: str) -> Any:
+    """``'{"a": 1}'`` or ``@file.json`` (``@-`` for stdin) -> parsed JSON."""
+    if value is None:
+        return {}
+    text = value
+    if value.startswith("@"):
+        source = value[1:]
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{what} is not valid JSON: {exc}") from None
+
+
+def load_manifest() -> Manifest:
+    from connector.manifest import load_manifest as load
+
+    return load()
+
+
+def open_store() -> Store:
+    from connector.store import Store
+
+    return Store()
+
+
+def runtime_for(store: Store) -> Runtime:
+    from connector.runtime import Runtime
+
+    return Runtime(load_manifest(), store=store)
+
+
+@contextlib.contextmanager
+def connection_for_run(name: str | None, use_sandbox: bool) -> Iterator[tuple[Connection, Store]]:
+    """The named connection (default: $OUTLOOK_CONNECTOR_CONNECTION, the only one) with its store,
+    or a sandbox started on the spot when there is none or ``use_sandbox``."""
+    name = name or os.environ.get(CONNECTION_ENV)
+    if not use_sandbox:
+        store = open_store()
+        if name is None:
+            names = [record.name for record in store.list_connections()]
+            if len(names) > 1:
+                raise ConnectorError(
+                    f"several connections are configured ({', '.join(names)}); choose one with --connection"
+                )
+            name = names[0] if names else None
+        if name is not None:
+            from connections.registry import load_connection
+
+            yield load_connection(store, name), store
+            return
+    with ephemeral_sandbox() as pair:
+        yield pair
+
+
+@contextlib.contextmanager
+def ephemeral_sandbox() -> Iterator[tuple[Connection, Store]]:
+    """A sandbox started on the spot, with a delegated connection to it in a throw-away store."""
+    import tempfile
+
+    from connections.sandbox import sandbox_connection
+    from connector.store import Store
+    from sandbox.server import SandboxServer
+
+    click.echo(
+        "note: no connection configured; running against a Graph sandbox started on the spot", err=True
+    )
+    with tempfile.TemporaryDirectory(prefix="outlook-connector-") as home, SandboxServer() as server:
+        store = Store(Path(home) / "state.db")
+        try:
+            yield sandbox_connection(store, server.url, "delegated"), store
+        finally:
+            store.close()
+
+
+@contextlib.contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """SIGTERM ends the command like Ctrl-C (so instances are cleaned up)."""
+    import signal
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

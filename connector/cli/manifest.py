@@ -1,0 +1,58 @@
+"""``manifest validate`` and ``manifest export``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from connector.cli._common import fail, load_manifest, main
+from connector.errors import ConnectorError
+
+
+@main.group()
+def manifest() -> None:
+    """Check or export the connector manifest."""
+
+
+@manifest.command("validate")
+def manifest_validate() -> None:
+    """Check manifest.yaml: schema, unique keys, schema files, handlers, committed schemas."""
+    from connector.manifest import load_manifest as load
+    from connector.schemas import stale_files
+
+    try:
+        loaded = load(check=False)
+        problems = [str(p) for p in loaded.problems(deep=True)]
+        if not problems:
+            problems = [
+                f"{path.relative_to(loaded.root)}: differs from its models (run python -m connector.schemas)"
+                for path in stale_files(loaded)
+            ]
+    except ConnectorError as exc:
+        fail(exc)
+    if problems:
+        for problem in problems:
+            click.echo(f"  {problem}", err=True)
+        click.echo(f"error: manifest has {len(problems)} problem(s)", err=True)
+        sys.exit(1)
+    counts = ", ".join(f"{len(loaded.sections[s])} {s.replace('_', ' ')}" for s in loaded.SECTIONS)
+    click.echo(f"manifest OK: {counts}")
+
+
+@manifest.command("export")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write to a file.")
+def manifest_export(output: str | None) -> None:
+    """The whole manifest as JSON with every schema inlined (for a workflow builder)."""
+    from connector.export import export_manifest
+
+    try:
+        text = json.dumps(export_manifest(load_manifest()), indent=2, ensure_ascii=False)
+    except ConnectorError as exc:
+        fail(exc)
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+    else:
+        click.echo(text)

@@ -1,0 +1,146 @@
+"""Polling triggers (``triggers.polling``): ``triggers poll|pause|resume|cancel``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from connector.cli._common import (
+    connection_for_run,
+    fail,
+    open_store,
+    print_json,
+    read_json_option,
+    runtime_for,
+    stop_on_sigterm,
+)
+from connector.cli.triggers import triggers
+from connector.errors import ConnectorError
+
+
+def _poll_progress(progress: Any) -> None:
+    """One progress line on stderr per page (redrawn in place on a terminal)."""
+    if progress.backfill:
+        if progress.total:
+            share = min(100, int(progress.items * 100 / progress.total))
+            bar = "#" * (share // 4) + "-" * (25 - share // 4)
+            line = f"backfill [{bar}] {progress.items}/{progress.total} items ({share}%)"
+            line += f", {progress.pages} pages"
+        else:
+            line = f"backfill: {progress.items} items, {progress.pages} pages"
+    else:
+        line = f"poll: {progress.items} items read, {progress.delivered} delivered, {progress.pages} pages"
+    line += f", {progress.delivered} delivered" if progress.backfill else ""
+    if sys.stderr.isatty():
+        click.echo("\r" + line, err=True, nl=progress.caught_up)
+    else:
+        click.echo(line, err=True)
+
+
+def _polling_summary(instance: Any) -> dict[str, Any]:
+    return {
+        "id": instance.id,
+        "trigger": instance.trigger_key,
+        "connection": instance.connection_name,
+        "status": instance.status,
+        "backfill": [w["backfill"] for w in instance.state.get("watches", []) if w.get("backfill")],
+    }
+
+
+@triggers.command("poll")
+@click.argument("target")
+@click.option("--input", "-i", "input_json", help="With a trigger KEY: its input JSON, or @file.json.")
+@click.option("--connection", "-c", "connection_name", help="With a trigger KEY: connection name.")
+@click.option(
+    "--backfill",
+    type=click.Choice(["30d", "90d", "12m", "all"]),
+    help="First poll only: deliver the existing items of this range first (progress on stderr).",
+)
+@click.option("--every", type=float, help="Poll again every N seconds until Ctrl-C (else poll once).")
+def triggers_poll(
+    target: str,
+    input_json: str | None,
+    connection_name: str | None,
+    backfill: str | None,
+    every: float | None,
+) -> None:
+    """Poll instance TARGET (or a new instance of polling trigger TARGET, e.g. poll_changes) for
+    changes; each event is printed on stdout as a JSON line. Ctrl-C, `triggers pause ID` or
+    `triggers cancel ID` (a backfill) stop it between pages; the next poll continues from there."""
+    import threading
+
+    from triggers import polling
+    from triggers.delivery import JsonLinesDelivery
+
+    store = open_store()
+    try:
+        with stop_on_sigterm(), runtime_for(store) as runtime:
+            instance_id = target
+            if target in runtime.manifest.triggers:
+                raw_input = read_json_option(input_json, "--input") or {}
+                with connection_for_run(connection_name, False) as (connection, _):
+                    created = polling.create_instance(store, runtime, target, connection.name, raw_input)
+                instance_id = created.id
+                click.echo(f"created polling instance {instance_id} of {target}", err=True)
+            elif input_json is not None:
+                raise click.UsageError("--input applies to a trigger KEY, not to an existing instance")
+            delivery = JsonLinesDelivery(sys.stdout)
+            stop = threading.Event()
+            try:
+                while True:
+                    report = polling.poll(
+                        store, runtime, delivery, instance_id, backfill=backfill, progress=_poll_progress
+                    )
+                    backfill = None
+                    click.echo(
+                        f"poll {instance_id}: {report.status}, {report.delivered} delivered"
+                        f" ({report.items} items, {report.pages} pages)",
+                        err=True,
+                    )
+                    if report.status == "paused":
+                        click.echo(f"paused: `outlook-connector triggers resume {instance_id}`", err=True)
+                    if every is None or stop.wait(every):
+                        break
+            except KeyboardInterrupt:
+                click.echo("stopped; the next poll continues from the stored cursor", err=True)
+    except ConnectorError as exc:
+        fail(exc)
+
+
+def _polling_command(action: str, instance_id: str) -> None:
+    from triggers import polling
+
+    store = open_store()
+    try:
+        if action == "cancel":
+            with runtime_for(store) as runtime:
+                instance = polling.cancel(store, runtime, instance_id)
+        else:
+            change = polling.pause if action == "pause" else polling.resume
+            instance = change(store, instance_id)
+    except ConnectorError as exc:
+        fail(exc)
+    print_json(_polling_summary(instance))
+
+
+@triggers.command("pause")
+@click.argument("instance_id")
+def triggers_pause(instance_id: str) -> None:
+    """Pause instance INSTANCE_ID: a running poll stops after its page, keeping its cursor."""
+    _polling_command("pause", instance_id)
+
+
+@triggers.command("resume")
+@click.argument("instance_id")
+def triggers_resume(instance_id: str) -> None:
+    """Resume a paused instance: the next `triggers poll` continues from its stored cursor."""
+    _polling_command("resume", instance_id)
+
+
+@triggers.command("cancel")
+@click.argument("instance_id")
+def triggers_cancel(instance_id: str) -> None:
+    """End INSTANCE_ID's backfill: its cursor moves to now (the rest of the backfill is skipped)."""
+    _polling_command("cancel", instance_id)

@@ -1,0 +1,248 @@
+"""``triggers list|enable|disable|renew|listen|worker`` and ``serve`` (the webhook side)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from connector.cli._common import (
+    CONNECTION_ENV,
+    PUBLIC_URL_ENV,
+    connection_for_run,
+    fail,
+    main,
+    open_store,
+    print_json,
+    read_json_option,
+    runtime_for,
+    stop_on_sigterm,
+)
+from connector.errors import ConnectorError
+
+if TYPE_CHECKING:
+    from connector.store import Store
+
+
+@main.group()
+def triggers() -> None:
+    """Trigger instances: enable, list, renew, disable; listen locally; run the worker."""
+
+
+def trigger_service(store: Store, runtime: Any, public_url: str | None) -> Any:
+    """A TriggerService printing each event as one JSON line on stdout."""
+    from triggers.delivery import JsonLinesDelivery
+    from triggers.service import TriggerService
+
+    return TriggerService(store, runtime, JsonLinesDelivery(sys.stdout), public_url=public_url)
+
+
+def instance_summary(instance: Any) -> dict[str, Any]:
+    """What `triggers list` shows of an instance (never its clientState or keys)."""
+    import time
+
+    from triggers.health import health
+
+    state = health(instance.last_success_at, instance.last_error, instance.last_error_at, time.time())
+    return {
+        "id": instance.id,
+        "trigger": instance.trigger_key,
+        "connection": instance.connection_name,
+        "status": instance.status,
+        "health": state.status,
+        "health_detail": state.message,
+        "config": dict(instance.config),
+        "subscriptions": [
+            {"id": w.get("subscription_id"), "resource": w.get("resource"), "expires_at": w.get("expires_at")}
+            for w in instance.state.get("watches", [])
+        ],
+    }
+
+
+@triggers.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def triggers_list(as_json: bool) -> None:
+    """Trigger instances with their health."""
+    rows = [instance_summary(i) for i in open_store().list_trigger_instances()]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo("no trigger instances; `outlook-connector triggers enable KEY ...` creates one", err=True)
+    for row in rows:
+        detail = row["health_detail"] or ""
+        click.echo(
+            f"{row['id']}  {row['trigger']:<24} {row['connection']:<16} {row['status']:<8}"
+            f" {row['health']:<12} {detail}"
+        )
+
+
+@triggers.command("enable")
+@click.argument("key")
+@click.option("--input", "-i", "input_json", help="Trigger input JSON, or @file.json (@- for stdin).")
+@click.option("--connection", "-c", "connection_name", help="Connection name (default: the only one).")
+@click.option(
+    "--public-url", envvar=PUBLIC_URL_ENV, help=f"Where Graph reaches the receiver (${PUBLIC_URL_ENV})."
+)
+def triggers_enable(
+    key: str, input_json: str | None, connection_name: str | None, public_url: str | None
+) -> None:
+    """Enable trigger KEY: create its subscriptions to the receiver at --public-url (run `serve`)."""
+    raw_input = read_json_option(input_json, "--input")
+    if not public_url:
+        raise click.UsageError(f"--public-url (or ${PUBLIC_URL_ENV}) is required")
+    if not (connection_name or os.environ.get(CONNECTION_ENV) or open_store().list_connections()):
+        # an instance must outlive this command: no sandbox started on the spot (try `triggers listen`)
+        raise click.UsageError("no connection configured; create one with `outlook-connector connect NAME`")
+    try:
+        with (
+            connection_for_run(connection_name, False) as (connection, store),
+            runtime_for(store) as runtime,
+        ):
+            instance = trigger_service(store, runtime, public_url).enable(key, connection.name, raw_input)
+    except ConnectorError as exc:
+        fail(exc)
+    print_json(instance_summary(instance))
+
+
+@triggers.command("disable")
+@click.argument("instance_id")
+def triggers_disable(instance_id: str) -> None:
+    """Delete trigger instance INSTANCE_ID's subscriptions and state."""
+    store = open_store()
+    try:
+        with runtime_for(store) as runtime:
+            found = trigger_service(store, runtime, None).disable(instance_id)
+    except ConnectorError as exc:
+        fail(exc)
+    if not found:
+        click.echo(f"error: no trigger instance {instance_id!r}", err=True)
+        sys.exit(1)
+    click.echo(f"trigger instance {instance_id} disabled", err=True)
+
+
+@triggers.command("renew")
+@click.option("--margin-hours", default=12.0, show_default=True, help="Renew what expires within this.")
+def triggers_renew(margin_hours: float) -> None:
+    """Renew subscriptions about to expire (recreating lost ones, with a delta catch-up), once."""
+    from datetime import timedelta
+
+    store = open_store()
+    try:
+        with runtime_for(store) as runtime:
+            report = trigger_service(store, runtime, None).renew_due(timedelta(hours=margin_hours))
+    except ConnectorError as exc:
+        fail(exc)
+    print_json(report.to_json())
+    if report.failed:
+        sys.exit(1)
+
+
+@triggers.command("listen")
+@click.argument("key")
+@click.option("--input", "-i", "input_json", help="Trigger input JSON, or @file.json (@- for stdin).")
+@click.option("--connection", "-c", "connection_name", help="Connection name (default: the only one).")
+@click.option("--sandbox", "use_sandbox", is_flag=True, help="Listen to a sandbox started on the spot.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface the receiver listens on.")
+@click.option("--port", default=0, show_default=True, type=int, help="Receiver port (0: any free port).")
+@click.option("--public-url", help="Where Graph reaches the receiver (default: http://HOST:PORT).")
+@click.option("--keep", is_flag=True, help="Leave the instance enabled on exit.")
+def triggers_listen(
+    key: str,
+    input_json: str | None,
+    connection_name: str | None,
+    use_sandbox: bool,
+    host: str,
+    port: int,
+    public_url: str | None,
+    keep: bool,
+) -> None:
+    """Enable trigger KEY, receive its notifications here and print each event as a JSON line
+    until Ctrl-C; then disable it (unless --keep)."""
+    import threading
+
+    from triggers.worker import Receiver, Worker
+
+    raw_input = read_json_option(input_json, "--input")
+    try:
+        with (
+            stop_on_sigterm(),
+            connection_for_run(connection_name, use_sandbox) as (connection, store),
+            runtime_for(store) as runtime,
+        ):
+            wake = threading.Event()
+            with Receiver(store, host, port, on_enqueued=lambda _: wake.set()) as receiver:
+                service = trigger_service(store, runtime, public_url or receiver.url)
+                instance = service.enable(key, connection.name, raw_input)
+                worker = Worker(service, poll_every=1.0, wake=wake)
+                if use_sandbox:
+                    click.echo(f"sandbox: {connection.graph_base_url}", err=True)
+                click.echo(
+                    f"listening: trigger {key} instance {instance.id} at {receiver.url}"
+                    f" (Ctrl-C stops{'' if keep else ' and disables it'})",
+                    err=True,
+                )
+                try:
+                    with worker:
+                        worker.wait()
+                except KeyboardInterrupt:
+                    pass
+                finally:
+                    service.process_all()
+                    if not keep:
+                        service.disable(instance.id)
+                        click.echo(f"trigger instance {instance.id} disabled", err=True)
+    except ConnectorError as exc:
+        fail(exc)
+
+
+@triggers.command("worker")
+@click.option("--renew-every", default=600.0, show_default=True, help="Seconds between renewal passes.")
+def triggers_worker(renew_every: float) -> None:
+    """Process queued notifications and renew subscriptions (beside a receiver under gunicorn)."""
+    from triggers.worker import Worker
+
+    store = open_store()
+    try:
+        with stop_on_sigterm(), runtime_for(store) as runtime:
+            worker = Worker(trigger_service(store, runtime, None), renew_every=renew_every)
+            click.echo("trigger worker running (Ctrl-C stops)", err=True)
+            try:
+                with worker:
+                    worker.wait()
+            except KeyboardInterrupt:
+                pass
+    except ConnectorError as exc:
+        fail(exc)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option(
+    "--public-url", envvar=PUBLIC_URL_ENV, help=f"Where Graph reaches this server (${PUBLIC_URL_ENV})."
+)
+@click.option("--renew-every", default=600.0, show_default=True, help="Seconds between renewal passes.")
+def serve_command(host: str, port: int, public_url: str | None, renew_every: float) -> None:
+    """Receiver, processor and renewer in one process; events go to stdout as JSON lines."""
+    import threading
+
+    from triggers.worker import Receiver, Worker
+
+    store = open_store()
+    try:
+        with stop_on_sigterm(), runtime_for(store) as runtime:
+            wake = threading.Event()
+            with Receiver(store, host, port, on_enqueued=lambda _: wake.set()) as receiver:
+                service = trigger_service(store, runtime, public_url or receiver.url)
+                worker = Worker(service, renew_every=renew_every, wake=wake)
+                click.echo(f"receiving trigger notifications at {receiver.url} (Ctrl-C stops)", err=True)
+                try:
+                    with worker:
+                        worker.wait()
+                except KeyboardInterrupt:
+                    pass
+    except ConnectorError as exc:
+        fail(exc)
