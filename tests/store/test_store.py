@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from connector import store as store_module
 from connector.errors import ConfigurationError
 from connector.store import ConnectionRecord, Store
+from connector.store import sqlite as store_module
 from tests.store.conftest import FakeClock
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

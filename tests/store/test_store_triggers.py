@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from connector import store as store_module
 from connector.crypto import DecryptionError
 from connector.errors import ConfigurationError
 from connector.store import (
@@ -22,6 +21,7 @@ from connector.store import (
     TriggerInstance,
     UnknownTriggerInstanceError,
 )
+from connector.store import sqlite as store_module
 from tests.store.conftest import FakeClock
 
 CLIENT_STATE = "kW3u9q-client-state-do-not-leak-0123456789abcdef"

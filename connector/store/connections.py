@@ -1,0 +1,125 @@
+"""Connections: their settings, encrypted secrets and token sets, and their health."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from connector.errors import ConfigurationError
+from connector.store.core import StoreCore, check_name, label
+from connector.store.records import ConnectionRecord
+
+_COLUMNS = (
+    "name, type_key, config, created_at, updated_at, last_success_at, last_error, last_error_at, "
+    "tokens IS NOT NULL"
+)
+
+
+class Connections(StoreCore):
+    """``ConnectionStore`` over the backend. Secrets and tokens are sealed, bound to the
+    connection's name, so a sealed value cannot be moved to another row unnoticed."""
+
+    def save_connection(self, record: ConnectionRecord, tokens: Mapping[str, Any] | None = None) -> None:
+        """Create or replace connection ``record.name``: its type, config, secrets and tokens
+        (``tokens``; None removes them, since tokens belong to the old settings). Replacing keeps
+        the creation time and clears the health (it was about the old settings)."""
+        check_name(record.name)
+        now = self.clock()
+        config = json.dumps(dict(record.config), separators=(",", ":"), sort_keys=True)
+        secrets = self._seal_json(dict(record.secrets), label("secrets", record.name))
+        sealed_tokens = (
+            None if tokens is None else self._seal_json(dict(tokens), label("tokens", record.name))
+        )
+        with self.db.transaction() as db:
+            db.execute(
+                "INSERT INTO connections (name, type_key, config, secrets, tokens, created_at, updated_at,"
+                " tokens_updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
+                " type_key = excluded.type_key, config = excluded.config, secrets = excluded.secrets,"
+                " tokens = excluded.tokens, updated_at = excluded.updated_at,"
+                " tokens_updated_at = excluded.tokens_updated_at, last_success_at = NULL,"
+                " last_error = NULL, last_error_at = NULL",
+                (record.name, record.type_key, config, secrets, sealed_tokens, now, now, now),
+            )
+
+    def get_connection(self, name: str) -> ConnectionRecord | None:
+        """The connection with its secrets decrypted, or None."""
+        with self.db.read() as db:
+            row = db.execute(
+                f"SELECT {_COLUMNS}, secrets FROM connections WHERE name = ?", (name,)
+            ).fetchone()
+        if row is None:
+            return None
+        return self._with_secrets(_record(row), row[-1])
+
+    def list_connections(self, *, include_secrets: bool = False) -> list[ConnectionRecord]:
+        """Every connection by name; secrets are left out (and not decrypted) unless asked for."""
+        with self.db.read() as db:
+            rows = db.execute(f"SELECT {_COLUMNS}, secrets FROM connections ORDER BY name").fetchall()
+        records = [_record(row) for row in rows]
+        if include_secrets:
+            records = [self._with_secrets(r, row[-1]) for r, row in zip(records, rows, strict=True)]
+        return records
+
+    def _with_secrets(self, record: ConnectionRecord, sealed: bytes | None) -> ConnectionRecord:
+        if sealed is None:
+            return record
+        what = f"the secrets of connection {record.name!r}"
+        return replace(record, secrets=self._open_json(sealed, label("secrets", record.name), what))
+
+    def delete_connection(self, name: str) -> bool:
+        """Forget the connection, its secrets and tokens. False if there was none."""
+        with self.db.transaction() as db:
+            return db.execute("DELETE FROM connections WHERE name = ?", (name,)).rowcount > 0
+
+    def save_tokens(self, name: str, tokens: Mapping[str, Any] | None) -> None:
+        """Replace the connection's token set (one atomic update); None removes it."""
+        sealed = None if tokens is None else self._seal_json(dict(tokens), label("tokens", name))
+        with self.db.transaction() as db:
+            updated = db.execute(
+                "UPDATE connections SET tokens = ?, tokens_updated_at = ? WHERE name = ?",
+                (sealed, self.clock(), name),
+            ).rowcount
+        if not updated:
+            raise ConfigurationError(f"no connection named {name!r}")
+
+    def load_tokens(self, name: str) -> dict[str, Any] | None:
+        """The connection's token set, or None (no such connection, or no tokens yet)."""
+        with self.db.read() as db:
+            row = db.execute("SELECT tokens FROM connections WHERE name = ?", (name,)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        tokens: dict[str, Any] = self._open_json(row[0], label("tokens", name), f"the tokens of {name!r}")
+        return tokens
+
+    def record_health(self, name: str, ok: bool, error: str | None = None) -> None:
+        """Note a successful use (clears the last error) or a failure with its message."""
+        now = self.clock()
+        with self.db.transaction() as db:
+            if ok:
+                db.execute(
+                    "UPDATE connections SET last_success_at = ?, last_error = NULL, last_error_at = NULL"
+                    " WHERE name = ?",
+                    (now, name),
+                )
+            else:
+                db.execute(
+                    "UPDATE connections SET last_error = ?, last_error_at = ? WHERE name = ?",
+                    ((error or "failed")[:2000], now, name),
+                )
+
+
+def _record(row: tuple[Any, ...]) -> ConnectionRecord:
+    name, type_key, config, created, updated, success, error, error_at, has_tokens = row[:9]
+    return ConnectionRecord(
+        name=name,
+        type_key=type_key,
+        config=json.loads(config),
+        created_at=created,
+        updated_at=updated,
+        last_success_at=success,
+        last_error=error,
+        last_error_at=error_at,
+        has_tokens=bool(has_tokens),
+    )

@@ -1,0 +1,135 @@
+"""What every concern of the store shares: the database backend, the clock and the cipher."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from connector.errors import ConfigurationError
+from connector.store.interfaces import Connection, Database
+from connector.store.records import TRIGGER_STATUSES
+
+if TYPE_CHECKING:
+    from connector.crypto import Cipher
+
+HOME_ENV = "OUTLOOK_CONNECTOR_HOME"
+DEFAULT_HOME = "~/.outlook-connector"
+DB_FILE_NAME = "state.db"
+
+_KEY_CHECK = b"outlook-connector key check"
+
+
+def default_home() -> Path:
+    """``$OUTLOOK_CONNECTOR_HOME``, else ``~/.outlook-connector``."""
+    return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser()
+
+
+class StoreCore:
+    """The backend (``self.db``), the clock and the cipher; the concerns build on it."""
+
+    db: Database
+    clock: Callable[[], float]
+    key_file: Path
+    _key: bytes | None
+    _cipher: Cipher | None
+    _cipher_guard: threading.Lock
+
+    def _init_core(self, db: Database, key_file: Path, key: bytes | None, clock: Callable[[], float]) -> None:
+        self.db, self.key_file, self._key, self.clock = db, key_file, key, clock
+        self._cipher, self._cipher_guard = None, threading.Lock()
+
+    def _forget_cipher(self) -> None:
+        self._cipher = None
+
+    # -- life cycle ----------------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        return self.db.schema_version()
+
+    def close(self) -> None:
+        """Close the backend's pooled connections (connections in use close when given back)."""
+        self.db.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reads, in the backend's SQL (``?`` placeholders on both)."""
+        with self.db.read() as connection:
+            yield connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction: committed on success, rolled back on error."""
+        with self.db.transaction() as connection:
+            yield connection
+
+    @contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """Hold the lock called ``name`` against other threads and processes using this store
+        (for longer critical sections such as a token refresh)."""
+        with self.db.lock(name):
+            yield
+
+    # -- encryption ----------------------------------------------------------------------------------
+    def cipher(self) -> Cipher:
+        """The cipher for this store, checked against the key the store was first sealed with."""
+        with self._cipher_guard:
+            if self._cipher is not None:
+                return self._cipher
+        from connector.crypto import Cipher, DecryptionError, load_key
+
+        cipher = Cipher(self._key if self._key is not None else load_key(self.key_file))
+        with self.db.transaction() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('key_check', ?) ON CONFLICT (key) DO NOTHING",
+                (cipher.seal(_KEY_CHECK, b"key-check"),),
+            )
+            row = db.execute("SELECT value FROM meta WHERE key = 'key_check'").fetchone()
+        try:
+            cipher.open(bytes(row[0]), b"key-check", "the key check")
+        except DecryptionError:
+            raise ConfigurationError(
+                f"the encryption key is not the one {self.describe()} was written with: set "
+                "OUTLOOK_CONNECTOR_KEY to the original key (or restore its secret.key file), or "
+                "start over with a new state database"
+            ) from None
+        with self._cipher_guard:
+            self._cipher = cipher
+        return cipher
+
+    def describe(self) -> str:
+        """Where the state is (for messages; never with a password)."""
+        return repr(self)
+
+    def _seal_json(self, value: Any, label: bytes) -> bytes:
+        data = json.dumps(value, separators=(",", ":"), sort_keys=True).encode("utf-8")
+        return self.cipher().seal(data, label)
+
+    def _open_json(self, sealed: bytes, label: bytes, what: str) -> Any:
+        return json.loads(self.cipher().open(bytes(sealed), label, what))
+
+
+def label(*parts: str) -> bytes:
+    """Associated data binding a sealed value to what it belongs to."""
+    return "\0".join(parts).encode("utf-8")
+
+
+def dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def check_status(status: str) -> None:
+    if status not in TRIGGER_STATUSES:
+        raise ConfigurationError(f"invalid trigger status {status!r}: one of {', '.join(TRIGGER_STATUSES)}")
+
+
+def check_name(name: str) -> None:
+    if not name or not name.strip() or len(name) > 200 or any(ord(c) < 32 for c in name):
+        raise ConfigurationError(
+            f"invalid connection name {name!r}: 1 to 200 characters, no control characters"
+        )
+
+

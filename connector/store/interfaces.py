@@ -1,0 +1,158 @@
+"""The store's contract: one protocol per concern, and the small one a database backend fulfils.
+
+``connector.store.Store`` implements every concern once, in plain SQL both backends accept
+(``?`` placeholders), over a ``Database``: SQLite (``connector.store.sqlite``) or PostgreSQL.
+Code that needs only one concern can ask for that protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from connector.store.records import ConnectionRecord, QueuedNotification, ReceiverAccess, TriggerInstance
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the store uses."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Connection(Protocol):
+    """The part of a DB-API connection the store uses; SQL with ``?`` placeholders."""
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Cursor: ...
+
+    def executemany(self, sql: str, parameters: Sequence[Sequence[Any]], /) -> Cursor: ...
+
+
+class Database(Protocol):
+    """A backend: pooled connections, transactions, named locks and its schema."""
+
+    name: str
+    """"sqlite" or "postgresql" (for the few statements that differ)."""
+    integrity_errors: tuple[type[Exception], ...]
+    """What a violated foreign key or unique constraint raises."""
+    for_update: str
+    """Appended to a SELECT whose rows the transaction will update ("" where writers take turns)."""
+    skip_locked: str
+    """Like ``for_update``, skipping rows another transaction holds (for claims)."""
+
+    def read(self) -> AbstractContextManager[Connection]:
+        """A connection for reads (each statement sees the latest committed state)."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        """A write transaction: committed on success, rolled back on error."""
+        ...
+
+    def lock(self, name: str) -> AbstractContextManager[None]:
+        """Hold the lock ``name`` against every other thread and process using this database."""
+        ...
+
+    def schema_version(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class ConnectionStore(Protocol):
+    """Connections with their encrypted secrets and token sets, and their health."""
+
+    def save_connection(self, record: ConnectionRecord, tokens: Mapping[str, Any] | None = None) -> None: ...
+
+    def get_connection(self, name: str) -> ConnectionRecord | None: ...
+
+    def list_connections(self, *, include_secrets: bool = False) -> list[ConnectionRecord]: ...
+
+    def delete_connection(self, name: str) -> bool: ...
+
+    def save_tokens(self, name: str, tokens: Mapping[str, Any] | None) -> None: ...
+
+    def load_tokens(self, name: str) -> dict[str, Any] | None: ...
+
+    def record_health(self, name: str, ok: bool, error: str | None = None) -> None: ...
+
+    def lock(self, name: str) -> AbstractContextManager[None]: ...
+
+
+class KeyValueStore(Protocol):
+    """JSON values by (namespace, key), optionally encrypted, optionally expiring."""
+
+    def kv_put(
+        self, namespace: str, key: str, value: Any, *, encrypt: bool = False, ttl: float | None = None
+    ) -> None: ...
+
+    def kv_add(
+        self, namespace: str, key: str, value: Any = True, *, encrypt: bool = False, ttl: float | None = None
+    ) -> bool: ...
+
+    def kv_get(self, namespace: str, key: str, default: Any = None) -> Any: ...
+
+    def kv_items(self, namespace: str, prefix: str = "") -> list[tuple[str, Any]]: ...
+
+    def kv_delete(self, namespace: str, key: str) -> bool: ...
+
+    def kv_purge_expired(self) -> int: ...
+
+
+class TriggerInstanceStore(Protocol):
+    """Enabled triggers with their encrypted clientState and secrets, state and health."""
+
+    def save_trigger_instance(self, instance: TriggerInstance) -> None: ...
+
+    def get_trigger_instance(self, instance_id: str) -> TriggerInstance | None: ...
+
+    def receiver_access(self, instance_id: str) -> ReceiverAccess | None: ...
+
+    def list_trigger_instances(self) -> list[TriggerInstance]: ...
+
+    def update_trigger_state(
+        self, instance_id: str, state: Mapping[str, Any], *, expected: Mapping[str, Any] | None = None
+    ) -> bool: ...
+
+    def set_trigger_status(self, instance_id: str, status: str) -> bool: ...
+
+    def record_trigger_success(self, instance_id: str) -> None: ...
+
+    def record_trigger_error(self, instance_id: str, message: str) -> None: ...
+
+    def delete_trigger_instance(self, instance_id: str) -> bool: ...
+
+
+class NotificationQueue(Protocol):
+    """The durable queue of received notification items, claimed with leases."""
+
+    def enqueue_notifications(self, instance_id: str, kind: str, items: list[dict[str, Any]]) -> int: ...
+
+    def enqueue_checked_notifications(
+        self, groups: Sequence[tuple[str, bytes, Sequence[tuple[str, Mapping[str, Any]]]]]
+    ) -> list[bool]: ...
+
+    def claim_notifications(
+        self, worker: str, limit: int = 100, lease_seconds: float = 60
+    ) -> list[QueuedNotification]: ...
+
+    def complete_notification(self, seq: int) -> None: ...
+
+    def retry_notification(self, seq: int, error: str, delay: float) -> None: ...
+
+    def pending_notification_count(self, instance_id: str | None = None) -> int: ...
+
+
+class DeliveredKeys(Protocol):
+    """What was delivered, by (instance, dedupe key): exactly once across threads and processes."""
+
+    def mark_delivered(self, instance_id: str, dedupe_key: str) -> bool: ...
+
+    def was_delivered(self, instance_id: str, dedupe_key: str) -> bool: ...
+
+    def prune_delivered(self, older_than: float = 7 * 86400.0) -> int: ...
+
+

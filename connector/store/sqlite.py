@@ -1,0 +1,284 @@
+"""The SQLite backend: one database file, safe between threads and between processes.
+
+Each operation borrows a pooled connection; WAL journal, busy timeout and ``BEGIN IMMEDIATE`` for
+writes make processes take turns; ``lock()`` is an ``flock`` on a file beside the database. The
+schema is versioned by the ``schema_migrations`` table (``MIGRATIONS``; the PostgreSQL backend has
+the same versions). ``sqlite3`` is imported lazily.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from connector.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import sqlite3
+
+Migration = tuple[int, str, tuple[str, ...]]
+"""(version, description, SQL statements) applied in one transaction."""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    (
+        1,
+        "connections with encrypted secrets and tokens; key-value table; key check",
+        (
+            """CREATE TABLE connections (
+                name TEXT PRIMARY KEY,
+                type_key TEXT NOT NULL,
+                config TEXT NOT NULL,
+                secrets BLOB,
+                tokens BLOB,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                tokens_updated_at REAL,
+                last_success_at REAL,
+                last_error TEXT,
+                last_error_at REAL
+            )""",
+            """CREATE TABLE kv (
+                namespace TEXT NOT NULL,
+                key TEXT NOT NULL,
+                value BLOB NOT NULL,
+                encrypted INTEGER NOT NULL DEFAULT 0,
+                updated_at REAL NOT NULL,
+                expires_at REAL,
+                PRIMARY KEY (namespace, key)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX kv_expires_at ON kv (expires_at) WHERE expires_at IS NOT NULL",
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
+        ),
+    ),
+    (
+        2,
+        "trigger instances (encrypted clientState and secrets); durable notification queue; delivered keys",
+        (
+            """CREATE TABLE trigger_instances (
+                id TEXT PRIMARY KEY,
+                trigger_key TEXT NOT NULL,
+                connection_name TEXT NOT NULL,
+                config TEXT NOT NULL,
+                client_state BLOB NOT NULL,
+                state TEXT NOT NULL,
+                secrets BLOB NOT NULL,
+                status TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                last_success_at REAL,
+                last_error TEXT,
+                last_error_at REAL
+            )""",
+            """CREATE TABLE trigger_queue (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                instance_id TEXT NOT NULL REFERENCES trigger_instances (id) ON DELETE CASCADE,
+                kind TEXT NOT NULL,
+                item TEXT NOT NULL,
+                received_at REAL NOT NULL,
+                available_at REAL NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                claimed_by TEXT,
+                last_error TEXT
+            )""",
+            "CREATE INDEX trigger_queue_available_at ON trigger_queue (available_at, seq)",
+            """CREATE TABLE trigger_delivered (
+                instance_id TEXT NOT NULL,
+                dedupe_key TEXT NOT NULL,
+                delivered_at REAL NOT NULL,
+                PRIMARY KEY (instance_id, dedupe_key)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX trigger_delivered_at ON trigger_delivered (delivered_at)",
+        ),
+    ),
+    (
+        3,
+        "how much of each receiver inbox segment has been moved into the queue",
+        (
+            """CREATE TABLE trigger_inbox (
+                segment TEXT PRIMARY KEY,
+                moved_bytes INTEGER NOT NULL
+            ) WITHOUT ROWID""",
+        ),
+    ),
+)
+
+_MAX_IDLE_CONNECTIONS = 8
+_THREAD_LOCKS: dict[str, threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+def _forget_thread_locks() -> None:
+    """In a forked child, locks another thread of the parent held would never be released."""
+    global _THREAD_LOCKS, _THREAD_LOCKS_GUARD
+    _THREAD_LOCKS, _THREAD_LOCKS_GUARD = {}, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_thread_locks)
+
+
+class SQLiteDatabase:
+    """The database file ``path`` (created private, schema brought up to date on open)."""
+
+    name = "sqlite"
+    for_update = skip_locked = ""  # BEGIN IMMEDIATE: one writer at a time
+
+    def __init__(self, path: Path, *, clock: Callable[[], float], busy_timeout: float = 30.0) -> None:
+        import sqlite3
+
+        self.integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+        self.path = path
+        self.lock_dir = path.with_name(path.name + ".locks")
+        self._clock = clock
+        self._busy_timeout = busy_timeout
+        self._guard = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        self._pid = os.getpid()
+        self._closed = False
+        self.on_fork: Callable[[], None] = lambda: None
+        """Called (under the pool's guard) when this object is first used in a forked child."""
+        self._prepare()
+
+    # -- life cycle ----------------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        """Create the directory and a private database file, then bring the schema up to date."""
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not self.path.exists():  # SQLite gives the -wal and -shm files the database file's mode
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        with self._borrow() as db:
+            current = self._migrate(db)
+        if current > MIGRATIONS[-1][0]:
+            raise ConfigurationError(
+                f"{self.path} was written by a newer outlook-connector (schema {current}); upgrade it"
+            )
+
+    def _migrate(self, db: sqlite3.Connection) -> int:
+        latest = MIGRATIONS[-1][0]
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'").fetchone():
+            current = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+            if current >= latest:  # up to date: no write lock needed
+                return int(current)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at REAL NOT NULL)"
+            )
+            current = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+            for version, description, statements in MIGRATIONS:
+                if version <= current:
+                    continue
+                for statement in statements:
+                    db.execute(statement)
+                db.execute(
+                    "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
+                    (version, description, self._clock()),
+                )
+                current = version
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return int(current)
+
+    def schema_version(self) -> int:
+        with self._borrow() as db:
+            return int(db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0])
+
+    def close(self) -> None:
+        """Close every pooled SQLite connection (connections in use close when given back)."""
+        with self._guard:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for db in idle:
+            db.close()
+
+    # -- connections ---------------------------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        import sqlite3
+
+        db = sqlite3.connect(
+            self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    @contextlib.contextmanager
+    def _borrow(self) -> Iterator[sqlite3.Connection]:
+        """A SQLite connection for this thread's operation (autocommit mode), back to the pool after."""
+        with self._guard:
+            if self._pid != os.getpid():  # forked: the parent's connections must not be used here
+                self._pid, self._idle = os.getpid(), []
+                self.on_fork()
+            if self._closed:
+                raise ConfigurationError("the state store is closed")
+            db = self._idle.pop() if self._idle else None
+        if db is None:
+            db = self._open()
+        try:
+            yield db
+        finally:
+            if db.in_transaction:  # an exception escaped a transaction's own handling
+                db.execute("ROLLBACK")
+            with self._guard:
+                keep = (
+                    not self._closed and self._pid == os.getpid() and len(self._idle) < _MAX_IDLE_CONNECTIONS
+                )
+                if keep:
+                    self._idle.append(db)
+            if not keep:
+                db.close()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A connection for reads (each statement sees the latest committed state)."""
+        with self._borrow() as db:
+            yield db
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``): committed on success, rolled back on error."""
+        with self._borrow() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    # -- cross-thread, cross-process lock --------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """Hold the lock called ``name`` against other threads and other processes using this
+        database (an ``flock`` on a file under ``<db>.locks/``; thread-only where flock is missing)."""
+        digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:40]
+        lock_path = self.lock_dir / f"{digest}.lock"
+        with _THREAD_LOCKS_GUARD:
+            thread_lock = _THREAD_LOCKS.setdefault(str(lock_path), threading.Lock())
+        with thread_lock:
+            try:
+                import fcntl
+            except ImportError:  # not POSIX
+                yield
+                return
+            self.lock_dir.mkdir(mode=0o700, exist_ok=True)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # releases the flock
