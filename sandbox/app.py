@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from sandbox import admin, identity
+from sandbox import admin, delivery, identity
 from sandbox.config import SandboxConfig
 from sandbox.errors import GraphError, graph_error_response
 from sandbox.fault_hooks import DroppedConnection
@@ -40,7 +40,9 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     app = Flask("sandbox")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.extensions[EXTENSION_KEY] = SandboxState(config or SandboxConfig())
+    state = SandboxState(config or SandboxConfig())
+    state.subscriptions.tick = lambda: delivery.release_due(state)  # deferred sends fall due
+    app.extensions[EXTENSION_KEY] = state
     app.before_request(_start_request)
     app.after_request(_finish_request)
     app.register_blueprint(identity.bp)

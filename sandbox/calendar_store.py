@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from sandbox import seed
+from sandbox import extended, seed
 from sandbox.changes import Change, ChangeObserver, ChangeType
 from sandbox.errors import GraphError
 from sandbox.recurrence import occurrences, zone
@@ -308,8 +308,14 @@ class CalendarStore:
             )
 
     # -- reading ----------------------------------------------------------------------------------------
-    def render(self, event: dict[str, Any], where: tzinfo = UTC, where_name: str = "UTC") -> dict[str, Any]:
+    def render(
+        self, event: dict[str, Any], where: tzinfo = UTC, where_name: str = "UTC", keep_extended: bool = False
+    ) -> dict[str, Any]:
+        """The event as Graph shows it; extended properties and extensions stay only with
+        ``keep_extended`` (for $filter; the caller hides or expands them)."""
         out = {k: v for k, v in event.items() if not k.startswith("_")}
+        if not keep_extended:
+            extended.hide(out)
         out["@odata.etag"] = f'W/"{event["changeKey"]}"'
         out["start"] = {"dateTime": fmt(event["_start"], where), "timeZone": where_name}
         out["end"] = {"dateTime": fmt(event["_end"], where), "timeZone": where_name}

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from sandbox.auth import MailAccess, Principal, authenticate, require_mail, resolve_user
+from sandbox.delivery import release_due
 from sandbox.errors import GraphError, bad_request, graph_error_response
 from sandbox.fault_hooks import draw_fault, fail_after, slow_down
 from sandbox.faults import Fault
@@ -107,6 +108,7 @@ def _before() -> Response | None:
             {"Retry-After": format_retry_after(rejection.retry_after)},
         )
     g.throttle_key = key
+    release_due(state)  # deferred sends whose time has come go out before the request looks
     state.wait_at_gate()
     slow_down()
     return None

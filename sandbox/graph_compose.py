@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, jsonify, request
 
-from sandbox import content, delivery
+from sandbox import content, delivery, mime_in
 from sandbox.errors import GraphError, bad_request, invalid_request_body
 from sandbox.graph import (
     add_mailbox_routes,
@@ -57,6 +57,8 @@ _PREFIX = {"reply": "RE: ", "replyAll": "RE: ", "forward": "FW: "}
 
 # -- reply, reply all, forward -------------------------------------------------------------------------
 def _payload(kind: str) -> dict[str, Any]:
+    if mime_in.is_mime_request():  # the MIME message is the reply (or forward) itself
+        return {"message": mime_in.read_message_payload()}
     payload = json_body(required=False)
     if payload is None:
         return {}
@@ -159,7 +161,7 @@ def _send_response(user_ref: str | None, message_id: str, kind: str) -> Response
         message["hasAttachments"] = any(not a["isInline"] for a in attachments)
         message["from"] = message["sender"] = owner_address(box)
         _check_recipients(message)
-        delivery.send(state, box, message, attachments, save_to_sent_items=True)
+        delivery.submit(state, box, message, attachments, save_to_sent_items=True)
     return no_content(202)
 
 
@@ -172,6 +174,8 @@ def _create_draft(user_ref: str | None, message_id: str, kind: str) -> Response:
         message = _response_message(box, original, kind, payload, box.well_known["drafts"])
         attachments = _attachments(box, original, kind, payload, message["id"])
         message["hasAttachments"] = any(not a["isInline"] for a in attachments)
+        message["from"] = message["from"] or owner_address(box)  # a reply draft is from the mailbox
+        message["sender"] = message["sender"] or message["from"]
         box.put_message(message, attachments or None)
         body = render_message(message, None, prefs.body_type)
     return entity(context_url(f"{user_segment(user_ref, owner)}/messages/$entity"), body, 201)

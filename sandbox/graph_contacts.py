@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from sandbox import extended, graph_extensions
 from sandbox.errors import GraphError, bad_request, id_malformed, invalid_request_body, item_not_found
 from sandbox.graph import (
     add_mailbox_routes,
@@ -48,6 +49,7 @@ CONTACT_SCHEMA = Schema(
         "jobTitle": "string",
         "emailAddresses/address": "recipients",
         "categories": "strings",
+        **extended.FILTERABLE,
     },
     sortable=frozenset({"displayName", "givenName", "surname", "companyName", "createdDateTime"}),
     default_top=10,
@@ -143,7 +145,7 @@ def _find(box: Mailbox, contact_id: str) -> dict[str, Any]:
 def _fields(payload: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for name, value in payload.items():
-        if name in _READ_ONLY:
+        if name in _READ_ONLY or name.startswith("@odata."):
             continue
         if name in _STRINGS:
             if value is not None and not isinstance(value, str):
@@ -180,40 +182,51 @@ def _context(user_ref: str | None, owner: dict[str, Any], select: list[str] | No
 def list_contacts(user_ref: str | None) -> Response:
     state, owner, box = open_with(user_ref, _READ, _READ)
     query = parse_list_query(request.args, CONTACT_SCHEMA)
+    expansion = _expansion()
     with state.lock:
         items = [dict(c) for c in _contacts(box).values()]
     page, total, next_skip = run_query(items, query, CONTACT_SCHEMA)
     context = context_url(f"{user_segment(user_ref, owner)}/contacts{select_suffix(query.select)}")
-    return collection_page(
-        context, [apply_select(c, query.select) for c in page], query, CONTACT_SCHEMA, next_skip, total
-    )
+    where = context_url(f"{user_segment(user_ref, owner)}/contacts")
+    values = [expansion.apply(apply_select(c, query.select), c, where) for c in page]
+    return collection_page(context, values, query, CONTACT_SCHEMA, next_skip, total)
+
+
+def _expansion() -> extended.Expansion:
+    return extended.parse_expand(option(request.args, "expand"), "contact")
 
 
 def get_contact(user_ref: str | None, contact_id: str) -> Response:
     state, owner, box = open_with(user_ref, _READ, _READ)
     select = parse_select(option(request.args, "select"), CONTACT_SCHEMA)
+    expansion = _expansion()
     with state.lock:
         contact = dict(_find(box, contact_id))
-    return entity(_context(user_ref, owner, select), apply_select(contact, select))
+    items = context_url(f"{user_segment(user_ref, owner)}/contacts")
+    body = expansion.apply(apply_select(contact, select), contact, items)
+    return entity(_context(user_ref, owner, select), body)
 
 
 def create_contact(user_ref: str | None) -> Response:
     state, owner, box = open_with(user_ref, _WRITE, _WRITE)
-    fields = _fields(object_body())
+    payload = dict(object_body())
+    extras = extended.take(payload)
+    fields = _fields(payload)
     with state.lock:
-        contact = {**_blank(box, _now()), **fields}
+        contact = {**_blank(box, _now()), **fields, **extras}
         _derive_names(contact)
         _contacts(box)[contact["id"]] = contact
         box.report("contact", contact, contact["parentFolderId"], "created")
-        body = dict(contact)
+        body = extended.hide(dict(contact))
     return entity(_context(user_ref, owner), body, 201)
 
 
 def update_contact(user_ref: str | None, contact_id: str) -> Response:
     state, owner, box = open_with(user_ref, _WRITE, _WRITE)
-    fields = _fields(object_body())
+    payload = dict(object_body())
     with state.lock:
         current = _find(box, contact_id)
+        fields = {**_fields(payload), **extended.take(payload, current)}
         contact = {**current, **fields, "lastModifiedDateTime": _now(), "changeKey": _ids(box).change_key()}
         if ("givenName" in fields or "surname" in fields) and "displayName" not in fields:
             contact["displayName"] = None
@@ -221,7 +234,7 @@ def update_contact(user_ref: str | None, contact_id: str) -> Response:
         _derive_names(contact)
         _contacts(box)[contact["id"]] = contact
         box.report("contact", contact, contact["parentFolderId"], "updated")
-        body = dict(contact)
+        body = extended.hide(dict(contact))
     return entity(_context(user_ref, owner), body)
 
 
@@ -242,5 +255,25 @@ _ROUTES = (
 )
 
 
+def _load_for_extensions(user_ref: str | None, contact_id: str, write: bool) -> tuple[Any, Any, Any]:
+    state, owner, box = open_with(user_ref, _WRITE if write else _READ, _WRITE if write else _READ)
+    with state.lock:
+        return state, owner, _find(box, contact_id)
+
+
+def _save_extensions(user_ref: str | None, contact: dict[str, Any], extensions: list[dict[str, Any]]) -> None:
+    _state, _owner, box = open_with(user_ref, _WRITE, _WRITE)
+    updated = {
+        **contact,
+        extended.OPEN: extensions,
+        "lastModifiedDateTime": _now(),
+        "changeKey": _ids(box).change_key(),
+    }
+    _contacts(box)[contact["id"]] = updated
+    box.report("contact", updated, updated["parentFolderId"], "updated")
+
+
 def register(bp: Blueprint) -> None:
     add_mailbox_routes(bp, _ROUTES)
+    access = graph_extensions.ItemAccess("contacts", _load_for_extensions, _save_extensions)
+    graph_extensions.register(bp, access)

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
 
+from sandbox import extended, graph_extensions
 from sandbox.calendar_store import (
     CalendarStore,
     UserCalendars,
@@ -97,6 +98,7 @@ EVENT_SCHEMA = Schema(
         "type": "enum",
         "categories": "strings",
         "organizer/emailAddress/address": "string",
+        **extended.FILTERABLE,
     },
     sortable=frozenset(
         {"start/dateTime", "end/dateTime", "subject", "createdDateTime", "lastModifiedDateTime"}
@@ -139,6 +141,10 @@ def parse_event_select() -> list[str] | None:
     return select
 
 
+def event_expansion() -> extended.Expansion:
+    return extended.parse_expand(option(request.args, "expand"), "event")
+
+
 def _context(user_ref: str | None, owner: dict[str, Any], where: str) -> str:
     return context_url(f"{user_segment(user_ref, owner)}/{where}")
 
@@ -162,13 +168,14 @@ def _page(
     prefs = preferences()
     query = parse_list_query(request.args, EVENT_SCHEMA, prefs.max_page_size)
     query.select = parse_event_select()
+    expansion = event_expansion()
     zone, zone_name = preferred_zone()
-    rendered = [store.render(e, zone, zone_name) for e in events]
+    rendered = [store.render(e, zone, zone_name, keep_extended=True) for e in events]
     page, total, next_skip = run_query(rendered, query, EVENT_SCHEMA)
     context = _context(user_ref, owner, f"{where}{select_suffix(query.select)}")
-    return collection_page(
-        context, [apply_select(e, query.select) for e in page], query, EVENT_SCHEMA, next_skip, total
-    )
+    items = context_url(f"{user_segment(user_ref, owner)}/events")
+    values = [expansion.apply(apply_select(e, query.select), e, items) for e in page]
+    return collection_page(context, values, query, EVENT_SCHEMA, next_skip, total)
 
 
 # -- reading ------------------------------------------------------------------------------------------------
@@ -250,10 +257,12 @@ def list_instances(user_ref: str | None, event_ref: str) -> Response:
 def get_event(user_ref: str | None, event_ref: str) -> Response:
     state, owner, store, box = open_calendars(user_ref)
     select = parse_event_select()
+    expansion = event_expansion()
     zone, zone_name = preferred_zone()
     with state.lock:
         event = _find(store, box, event_ref)
-        body = apply_select(store.render(event, zone, zone_name), select)
+        items = context_url(f"{user_segment(user_ref, owner)}/events")
+        body = expansion.apply(apply_select(store.render(event, zone, zone_name), select), event, items)
     return entity(_context(user_ref, owner, f"events{select_suffix(select)}/$entity"), body)
 
 
@@ -262,7 +271,8 @@ def _check_body(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise bad_request("Invalid request.")
     for name in body:
-        if name not in _WRITABLE and name not in _PROPERTIES:
+        known = name in _WRITABLE or name in _PROPERTIES or name in extended.KEYS
+        if not known and not name.startswith("@odata."):  # annotations (SDKs send @odata.type) are no data
             raise invalid_request_body(name, "event")
     return body
 
@@ -281,7 +291,9 @@ def _create(user_ref: str | None, calendar_ref: str | None) -> Response:
                         store.render(existing, zone, zone_name),
                         201,
                     )
+        extras = extended.take(body)
         event = store.add_event(box, calendar["id"], body)
+        event.update(extras)
         return entity(_context(user_ref, owner, "events/$entity"), store.render(event, zone, zone_name), 201)
 
 
@@ -307,6 +319,7 @@ def update_event(user_ref: str | None, event_ref: str) -> Response:
             raise GraphError(
                 400, "ErrorInvalidRequest", "Updating a single occurrence is not supported by the sandbox."
             )
+        event.update(extended.take(body, event))
         if "start" in body:
             event["_start"], event["originalStartTimeZone"] = parse_date_time_time_zone(
                 body["start"], "Start"
@@ -748,5 +761,24 @@ _ROUTES = (
 )
 
 
+def _load_for_extensions(user_ref: str | None, event_ref: str, write: bool) -> tuple[Any, Any, Any]:
+    state, owner, store, box = open_calendars(user_ref, write=write)
+    with state.lock:
+        return state, owner, _find(store, box, event_ref)
+
+
+def _save_extensions(user_ref: str | None, event: dict[str, Any], extensions: list[dict[str, Any]]) -> None:
+    _state, _owner, store, box = open_calendars(user_ref, write=True)
+    stored = box.events.get(event["id"])
+    if stored is None:
+        raise GraphError(
+            400, "ErrorInvalidRequest", "Extensions of a single occurrence are not supported by the sandbox."
+        )
+    stored[extended.OPEN] = extensions
+    store.touch(stored)
+
+
 def register(bp: Blueprint) -> None:
     add_mailbox_routes(bp, _ROUTES)
+    access = graph_extensions.ItemAccess("events", _load_for_extensions, _save_extensions)
+    graph_extensions.register(bp, access)

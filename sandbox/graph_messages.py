@@ -7,14 +7,13 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from sandbox import delivery
+from sandbox import delivery, extended, graph_extensions, mime_in
 from sandbox.errors import (
     GraphError,
     bad_request,
     id_malformed,
     invalid_request_body,
     item_not_found,
-    unknown_property,
 )
 from sandbox.graph import (
     add_mailbox_routes,
@@ -54,14 +53,9 @@ def find_message(box: Mailbox, message_id: str) -> Message:
     raise item_not_found()
 
 
-def _expand_attachments() -> bool:
-    expand = option(request.args, "expand")
-    if not expand:
-        return False
-    for part in (p.strip() for p in expand.split(",")):
-        if part != "attachments":
-            raise unknown_property(part.split("(")[0], "message")
-    return True
+def message_expansion() -> extended.Expansion:
+    """``$expand``: attachments, extended properties and open extensions (with their $filter)."""
+    return extended.parse_expand(option(request.args, "expand"), "message", ("attachments",))
 
 
 def _messages_context(
@@ -84,7 +78,8 @@ def _list(user_ref: str | None, folder_ref: str | None, child_ref: str | None = 
     query = parse_list_query(request.args, MESSAGE_SCHEMA, prefs.max_page_size)
     if query.page_size_preference is not None:
         apply_page_size_preference(prefs)
-    expand = _expand_attachments()
+    expansion = message_expansion()
+    expand = "attachments" in expansion.others
     with state.lock:
         folder_id = None
         if folder_ref is not None:
@@ -95,8 +90,16 @@ def _list(user_ref: str | None, folder_ref: str | None, child_ref: str | None = 
                     raise item_not_found()
                 folder_id = child.id
         page, total, next_skip = run_query(box.messages_in(folder_id), query, MESSAGE_SCHEMA)
+        items_context = context_url(f"{user_segment(user_ref, owner)}/messages")
         values = [
-            render_message(m, query.select, prefs.body_type, box.attachments_of(m["id"]) if expand else None)
+            render_message(
+                m,
+                query.select,
+                prefs.body_type,
+                box.attachments_of(m["id"]) if expand else None,
+                expansion,
+                items_context,
+            )
             for m in page
         ]
     context = _messages_context(user_ref, owner, child_ref or folder_ref, query.select)
@@ -123,11 +126,17 @@ def _render_one(
     status: int = 200,
     body_type: str | None = None,
     typed: bool = False,
+    show_extensions: bool = False,
 ) -> Response:
-    """One message; ``typed`` spells out its ``@odata.type`` first, as move's answer does (message-move)."""
+    """One message; ``typed`` spells out its ``@odata.type`` first, as move's answer does (message-move);
+    ``show_extensions``: the open extensions just created with it, as Graph's create answer shows them."""
     select = parse_select(option(request.args, "select"), MESSAGE_SCHEMA) if request.method == "GET" else None
-    attachments = box.attachments_of(message["id"]) if _expand_attachments() else None
-    body = render_message(message, select, body_type, attachments)
+    expansion = message_expansion()
+    if show_extensions:
+        expansion.collections.setdefault(extended.OPEN, None)
+    attachments = box.attachments_of(message["id"]) if "attachments" in expansion.others else None
+    items_context = context_url(f"{user_segment(user_ref, owner)}/messages")
+    body = render_message(message, select, body_type, attachments, expansion, items_context)
     if typed:
         body = {"@odata.type": "#microsoft.graph.message", **body}
     return entity(_messages_context(user_ref, owner, None, select, single=True), body, status)
@@ -155,7 +164,7 @@ def get_folder_message(user_ref: str | None, folder_ref: str, message_id: str) -
 def _create(user_ref: str | None, folder_ref: str | None) -> Response:
     prefs = preferences()
     state, owner, box = open_mailbox(user_ref, "write")
-    payload = json_body()
+    payload = mime_in.read_message_payload() if mime_in.is_mime_request() else json_body()
     changes = message_changes(payload, is_draft=True, creating=True)
     with state.lock:
         folder = find_folder(box, folder_ref or "drafts")
@@ -163,7 +172,8 @@ def _create(user_ref: str | None, folder_ref: str | None) -> Response:
         attachments = attachments_from_payload(payload, box, message["id"])
         message["hasAttachments"] = any(not a["isInline"] for a in attachments)
         box.put_message(message, attachments or None)
-        return _render_one(user_ref, owner, box, message, 201, prefs.body_type)
+        shown = bool(message.get(extended.OPEN))
+        return _render_one(user_ref, owner, box, message, 201, prefs.body_type, show_extensions=shown)
 
 
 def create_message(user_ref: str | None) -> Response:
@@ -180,7 +190,7 @@ def update_message(user_ref: str | None, message_id: str) -> Response:
     payload = json_body()
     with state.lock:
         message = find_message(box, message_id)
-        changes = message_changes(payload, is_draft=message["isDraft"], creating=False)
+        changes = message_changes(payload, is_draft=message["isDraft"], creating=False, current=message)
         updated = box.update_message(message_id, {**changes, "lastModifiedDateTime": now_stamp()})
         return _render_one(user_ref, owner, box, updated, body_type=prefs.body_type)
 
@@ -282,7 +292,7 @@ def send_draft(user_ref: str | None, message_id: str) -> Response:
         _check_sendable(message)
         attachments = box.attachments_of(message_id)
         box.remove_message(message_id)
-        delivery.send(state, box, message, attachments, save_to_sent_items=True)
+        delivery.submit(state, box, message, attachments, save_to_sent_items=True)
     return no_content(202)
 
 
@@ -299,7 +309,10 @@ def _save_to_sent_items(payload: dict[str, Any]) -> bool:
 
 def send_mail(user_ref: str | None) -> Response:
     state, _owner, box = open_mailbox(user_ref, "send")
-    payload = json_body()
+    if mime_in.is_mime_request():
+        payload: Any = {"message": mime_in.read_message_payload()}
+    else:
+        payload = json_body()
     if not isinstance(payload, dict):
         raise bad_request("Empty Payload. JSON content expected.")
     for name in payload:
@@ -314,7 +327,7 @@ def send_mail(user_ref: str | None) -> Response:
         attachments = attachments_from_payload(payload["message"], box, message["id"])
         message["hasAttachments"] = any(not a["isInline"] for a in attachments)
         _check_sendable(message)
-        delivery.send(state, box, message, attachments, save_to_sent_items=save)
+        delivery.submit(state, box, message, attachments, save_to_sent_items=save)
     return no_content(202)
 
 
@@ -345,5 +358,21 @@ _ROUTES = (
 )
 
 
+def _load_for_extensions(
+    user_ref: str | None, message_id: str, write: bool
+) -> tuple[Any, dict[str, Any], Message]:
+    state, owner, box = open_mailbox(user_ref, "write" if write else "read")
+    with state.lock:
+        return state, owner, find_message(box, message_id)
+
+
+def _save_extensions(user_ref: str | None, message: Message, extensions: list[dict[str, Any]]) -> None:
+    _state, _owner, box = open_mailbox(user_ref, "write")
+    box.update_message(message["id"], {extended.OPEN: extensions, "lastModifiedDateTime": now_stamp()})
+
+
 def register(bp: Blueprint) -> None:
     add_mailbox_routes(bp, _ROUTES)
+    graph_extensions.register(
+        bp, graph_extensions.ItemAccess("messages", _load_for_extensions, _save_extensions)
+    )

@@ -220,7 +220,9 @@ class Mailbox:
 
 def _render(kind: ItemKind, item: dict[str, Any]) -> dict[str, Any]:
     if kind != "message":
-        return dict(item)
+        from sandbox.extended import hide
+
+        return hide(dict(item))
     from sandbox.message_model import render_message  # imports this module
 
     return render_message(item)

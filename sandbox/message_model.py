@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from sandbox import attachment_model, content
+from sandbox import attachment_model, content, extended
 from sandbox.errors import GraphError, bad_request, invalid_request_body
 from sandbox.mailbox import Attachment, Mailbox, Message
 from sandbox.odata import Schema, apply_select
@@ -47,7 +47,7 @@ MESSAGE_PROPERTIES: tuple[str, ...] = (
     "flag",
     "internetMessageHeaders",
 )
-_HIDDEN_BY_DEFAULT = ("uniqueBody", "internetMessageHeaders")
+_HIDDEN_BY_DEFAULT = ("uniqueBody", "internetMessageHeaders", *extended.KEYS)
 _ALWAYS_WRITABLE = {
     "categories",
     "flag",
@@ -123,6 +123,7 @@ MESSAGE_SCHEMA = Schema(
         "replyTo": "recipients",
         "isReadReceiptRequested": "bool",
         "isDeliveryReceiptRequested": "bool",
+        **extended.FILTERABLE,
     },
     sortable=frozenset(
         {
@@ -189,8 +190,11 @@ def render_message(
     select: list[str] | None = None,
     body_type: str | None = None,
     attachments: tuple[Attachment, ...] | None = None,
+    expansion: extended.Expansion | None = None,
+    context: str | None = None,
 ) -> dict[str, Any]:
-    """A message as Graph returns it (``@odata.etag`` first, ``$select`` applied, body converted)."""
+    """A message as Graph returns it (``@odata.etag`` first, ``$select`` applied, body converted,
+    extended properties and extensions only when expanded)."""
     out: dict[str, Any] = {"@odata.etag": f'W/"{message["changeKey"]}"'}
     out.update((key, value) for key, value in message.items() if key not in _HIDDEN_BY_DEFAULT)
     for key in ("sender", "from"):
@@ -209,6 +213,8 @@ def render_message(
     out = apply_select(out, select)
     if attachments is not None:
         out["attachments"] = [attachment_model.render(a) for a in attachments]
+    if expansion is not None:
+        expansion.apply(out, message, context)
     return out
 
 
@@ -357,11 +363,15 @@ def _convert(field: str, value: Any) -> Any:
     return _CONVERTERS[field](value)
 
 
-def message_changes(payload: Any, *, is_draft: bool, creating: bool) -> dict[str, Any]:
-    """Validated message properties from a POST/PATCH body (attachments are handled apart)."""
+def message_changes(
+    payload: Any, *, is_draft: bool, creating: bool, current: Message | None = None
+) -> dict[str, Any]:
+    """Validated message properties from a POST/PATCH body (attachments are handled apart); extended
+    properties and open extensions are merged with ``current``'s."""
     if not isinstance(payload, dict):
         raise bad_request("Empty Payload. JSON content expected.")
-    changes: dict[str, Any] = {}
+    payload = dict(payload)
+    changes: dict[str, Any] = extended.take(payload, current)
     for field, value in payload.items():
         if field.startswith("@odata.") or field == "attachments":
             continue

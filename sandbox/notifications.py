@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
@@ -148,6 +149,8 @@ class SubscriptionHub:
         self._http = httpx.Client(trust_env=False, follow_redirects=False)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self.tick: Callable[[], object] | None = None
+        """Called by the delivery thread before each round (the app releases deferred sends with it)."""
 
     # -- clock -------------------------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -402,6 +405,8 @@ class SubscriptionHub:
     def _run(self, interval: float, stop: threading.Event) -> None:
         while not stop.wait(interval):
             try:
+                if self.tick is not None:
+                    self.tick()
                 self.deliver_pending(timeout=max(interval, self.config.notification_timeout))
             except Exception:  # the thread must outlive one bad delivery
                 LOG.exception("notification delivery failed")

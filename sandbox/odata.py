@@ -21,9 +21,17 @@ Item = Mapping[str, Any]
 T = TypeVar("T", bound=Mapping[str, Any])
 Predicate = Callable[[Item], bool]
 
-_ELEMENT_PATHS = {"recipients": {"emailAddress/address": "string", "emailAddress/name": "string"}}
+_ELEMENT_PATHS = {
+    "recipients": {"emailAddress/address": "string", "emailAddress/name": "string"},
+    "extended": {"id": "propid", "value": "string"},  # singleValueExtendedProperties/any(ep: ...)
+    "extendedMulti": {"id": "propid"},
+    "extensions": {"id": "extid"},
+}
+_COLLECTIONS = frozenset({"strings", *_ELEMENT_PATHS})
 _EDM = {
     "string": "Edm.String",
+    "propid": "Edm.String",
+    "extid": "Edm.String",
     "enum": "Edm.String",
     "bool": "Edm.Boolean",
     "datetime": "Edm.DateTimeOffset",
@@ -203,6 +211,11 @@ def parse_list_query(args: Mapping[str, str], schema: Schema, max_page_size: int
     return query
 
 
+def parse_filter(text: str, schema: Schema) -> Predicate:
+    """A ``$filter`` expression over ``schema``'s filterable paths (as in a collection request)."""
+    return _FilterParser(text, schema).parse()
+
+
 def run_query(items: Sequence[T], query: ListQuery, schema: Schema) -> tuple[list[T], int, int | None]:
     """(page, total matching, skip of the next page or None)."""
     matched = list(items)
@@ -263,6 +276,13 @@ def _normalise(value: Any, kind: str) -> Any:
         return _parse_datetime(value) if isinstance(value, str) else value
     if kind in ("string", "enum") and isinstance(value, str):
         return value.lower()  # Exchange compares strings case-insensitively
+    if kind == "propid":  # extended property ids: case, spacing and braces do not matter
+        return " ".join(str(value).replace("{", "").replace("}", "").split()).lower()
+    if kind == "extid":  # open extensions match by name or by full id
+        text = str(value).strip().lower()
+        return text.removeprefix("microsoft.outlookservices.opentypeextension.").removeprefix(
+            "microsoft.graph.opentypeextension."
+        )
     return value
 
 
@@ -488,7 +508,7 @@ class _FilterParser:
         if slash is not None and slash.text == "/":
             return self._lambda(parts, var)
         path, kind, relative = self._resolve(parts, var)
-        if kind in ("strings", "recipients"):
+        if kind in _COLLECTIONS:
             raise self._unsupported()
         op_token = self._next()
         op = op_token.text.lower()
@@ -522,7 +542,7 @@ class _FilterParser:
         if var is not None:
             raise self._unsupported()
         path, kind, _ = self._resolve(parts, None)
-        if kind not in ("strings", "recipients"):
+        if kind not in _COLLECTIONS:
             raise self._unsupported()
         self._expect("/")
         operator = self._next().text.lower()

@@ -90,7 +90,9 @@ class SandboxState:
         self.subscriptions = SubscriptionHub(config)
         self.webhook_inbox: dict[str, list[Any]] = {}
         """What ``/_sandbox/webhooks/{name}`` received: a notification endpoint to try subscriptions with."""
-        """Graph subscriptions, their queued change notifications and their delivery."""
+        self.deferred_sends: dict[tuple[str, str], bool] = {}
+        """Messages held in an Outbox until their deferred send time: (mailbox id, message id) ->
+        saveToSentItems (sandbox/delivery.py)."""
         self._load_mailboxes()
 
     def _load_mailboxes(self) -> None:
@@ -110,6 +112,7 @@ class SandboxState:
             self._load_mailboxes()
             self.subscriptions.clear()
             self.webhook_inbox.clear()
+            self.deferred_sends.clear()
             self.request_log.clear()
             self.faults.log.clear()
             self.faults.configure(FaultSettings.from_config(self.config))
