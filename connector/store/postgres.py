@@ -199,21 +199,22 @@ class PostgresDatabase:
         import psycopg
         from psycopg_pool import ConnectionPool
 
-        try:
-            pool: ConnectionPool[Any] = ConnectionPool(
-                self.url,
-                min_size=1,
-                max_size=self._pool_size,
-                kwargs={"autocommit": True},
-                open=True,
-                timeout=30.0,
-                name="outlook-connector",
-            )
-            pool.wait(timeout=30.0)
-        except (psycopg.Error, Exception) as exc:
+        try:  # one direct connection first: a wrong URL fails at once, not after the pool's retries
+            psycopg.connect(self.url, connect_timeout=10).close()
+        except psycopg.Error as exc:
+            reason = str(exc).replace(self.url, redacted(self.url)).strip().splitlines()[:1]
             raise ConfigurationError(
-                f"cannot connect to the PostgreSQL store {redacted(self.url)}: {type(exc).__name__}"
+                f"cannot connect to the PostgreSQL store {redacted(self.url)}: {''.join(reason)[:300]}"
             ) from None
+        pool: ConnectionPool[Any] = ConnectionPool(
+            self.url,
+            min_size=1,
+            max_size=self._pool_size,
+            kwargs={"autocommit": True},
+            open=True,
+            timeout=30.0,
+            name="outlook-connector",
+        )
         return pool
 
     # -- life cycle ----------------------------------------------------------------------------------
