@@ -37,10 +37,12 @@ from connector.store.interfaces import (
     Database,
     DeliveredKeys,
     KeyValueStore,
+    LeaseStore,
     NotificationQueue,
     TriggerInstanceStore,
 )
 from connector.store.kv import KeyValues
+from connector.store.leases import Leases
 from connector.store.postgres import URL_SCHEMES, redacted
 from connector.store.queue import Queue
 from connector.store.records import (
@@ -55,7 +57,7 @@ from connector.store.sqlite import MIGRATIONS, Migration, SQLiteDatabase
 from connector.store.triggers import TriggerInstances
 
 
-class Store(Connections, KeyValues, TriggerInstances, Queue, Delivered):
+class Store(Connections, KeyValues, TriggerInstances, Queue, Delivered, Leases):
     """State database; see the package docstring. ``location`` is a SQLite file path or a
     ``postgresql://`` URL; without it ``$OUTLOOK_CONNECTOR_STORE``, else
     ``$OUTLOOK_CONNECTOR_HOME/state.db``. ``key`` (32 bytes) overrides the key lookup."""
@@ -122,6 +124,7 @@ __all__ = [
     "Database",
     "DeliveredKeys",
     "KeyValueStore",
+    "LeaseStore",
     "Migration",
     "NotificationQueue",
     "QueuedNotification",

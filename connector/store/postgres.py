@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import ConnectionPool
 
+    from connector.store.interfaces import Connection
+
 URL_SCHEMES = ("postgresql://", "postgres://")
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -111,8 +113,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    (
+        4,
+        "leases: one worker at a time renews or catches up a trigger instance",
+        (
+            """CREATE TABLE trigger_leases (
+                name TEXT PRIMARY KEY,
+                holder TEXT NOT NULL,
+                expires_at DOUBLE PRECISION NOT NULL
+            )""",
+        ),
+    ),
 )
 
+_CHANNEL = "outlook_connector_queue"
 _MIGRATION_LOCK = 0x6F75746C6F6F6B  # the advisory lock key migrations run under
 _POOL_SIZE = 10
 
@@ -185,6 +199,8 @@ class PostgresDatabase:
         self._pid = os.getpid()
         self._closed = False
         self.on_fork: Callable[[], None] = lambda: None
+        self._listen_guard = threading.Lock()
+        self._listener: tuple[int, psycopg.Connection[Any]] | None = None
         self._pool = self._new_pool()
         try:
             self._prepare()
@@ -255,6 +271,28 @@ class PostgresDatabase:
             mine = self._pid == os.getpid()
         if mine:
             self._pool.close()
+            if self._listener is not None and self._listener[0] == os.getpid():
+                self._listener[1].close()
+
+    def announce_enqueue(self, db: Connection) -> None:
+        """``NOTIFY`` in the enqueue's transaction: sent by the server when it commits."""
+        db.execute(f"NOTIFY {_CHANNEL}")
+
+    def wait_for_enqueue(self, timeout: float) -> bool:
+        """``LISTEN`` on a connection of its own (kept for the next wait) until a NOTIFY arrives."""
+        import psycopg
+
+        with self._listen_guard:
+            listener = self._listener
+            if listener is None or listener[0] != os.getpid() or listener[1].closed:
+                connection = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+                connection.execute(f"LISTEN {_CHANNEL}")
+                listener = self._listener = (os.getpid(), connection)
+            try:
+                return any(True for _ in listener[1].notifies(timeout=max(0.0, timeout), stop_after=1))
+            except psycopg.OperationalError:
+                listener[1].close()  # reconnect on the next wait
+                return False
 
     # -- connections ---------------------------------------------------------------------------------
     def _current_pool(self) -> ConnectionPool[Any]:
