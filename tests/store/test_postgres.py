@@ -88,7 +88,8 @@ def test_items_for_an_instance_disabled_after_its_access_was_read_are_refused(st
     assert store.pending_notification_count(INSTANCE) == 1
 
 
-def test_the_cli_store_option_selects_postgresql(postgres_url: str) -> None:
+def test_the_cli_store_option_selects_postgresql(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OUTLOOK_CONNECTOR_STORE", "")  # the option sets it for the process: undone after
     with Store(postgres_url) as store:
         store.save_connection(ConnectionRecord("pg-work", "app_only", {"tenant": "contoso.com"}, {}))
     result = CliRunner().invoke(main, ["--store", postgres_url, "connections", "list", "--json"])
