@@ -37,6 +37,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -79,13 +80,15 @@ def create_app(
     state = store if store is not None else Store()
     state.cipher()  # a wrong or missing key fails at start, not on the first notification
 
-    writer = inbox.InboxWriter(state.inbox_dir) if inbox.SUPPORTED else None
+    writer = inbox.InboxWriter(state.inbox_dir) if inbox.SUPPORTED and state.inbox_dir else None
+    direct = _GroupWriter(state) if writer is None else None
     accesses = _Accesses(state, access_ttl)
 
     def store_rows(instance_id: str, access: ReceiverAccess, rows: list[tuple[str, dict[str, Any]]]) -> bool:
         """Durable before returning; False if the store refused them (direct write only)."""
-        if writer is None:  # pragma: no cover - not POSIX
-            return state.enqueue_checked_notifications([(instance_id, access.sealed_client_state, rows)])[0]
+        if direct is not None:
+            return direct.write(instance_id, access.sealed_client_state, rows)
+        assert writer is not None
         writer.append(inbox.encode(instance_id, access.sealed_client_state, state.clock(), rows))
         return True
 
@@ -143,7 +146,7 @@ def create_app(
             except Exception:
                 log.exception("trigger %s: could not store %d notification(s)", instance_id, len(rows))
                 return _text("could not store the notifications; send them again\n", 503)
-            if not stored:  # pragma: no cover - direct write only: disabled, deleted or re-keyed
+            if not stored:  # direct write only: disabled, deleted or re-keyed since it was read
                 return _text("unknown trigger\n", 404)
 
         if len(rows) < len(items):
@@ -179,6 +182,61 @@ def _accepted(
                 item["validationTokens"] = validation_tokens
             rows.append(("lifecycle" if "lifecycleEvent" in item else "change", item))
     return rows
+
+
+class _Job:
+    __slots__ = ("done", "error", "instance_id", "queued", "rows", "sealed")
+
+    def __init__(self, instance_id: str, sealed: bytes, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        self.instance_id = instance_id
+        self.sealed = sealed
+        self.rows = rows
+        self.done = False
+        self.queued = False
+        self.error: BaseException | None = None
+
+
+class _GroupWriter:
+    """The direct write (PostgreSQL, or no ``flock``), with group commit: the items of requests
+    that arrive while another request of this process is committing are committed together, by
+    the next request to get the write lock, in one transaction. Each request still returns only
+    after its own items are committed (or raises), and a request's items are never split between
+    transactions. Processes and machines write concurrently (the database orders them)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pending: list[_Job] = []
+        self._guard = threading.Lock()
+        self._write = threading.Lock()
+
+    def write(self, instance_id: str, sealed: bytes, rows: list[tuple[str, dict[str, Any]]]) -> bool:
+        """Queue the rows (see ``Store.enqueue_checked_notifications``); False if the store refused
+        them (instance gone, disabled, or its clientState changed)."""
+        job = _Job(instance_id, sealed, rows)
+        with self._guard:
+            self._pending.append(job)
+        with self._write:
+            if not job.done:  # nobody took it along: write it and whatever else is waiting
+                with self._guard:
+                    jobs, self._pending = self._pending, []
+                self._commit(jobs)
+        if job.error is not None:
+            raise job.error
+        return job.queued
+
+    def _commit(self, jobs: list[_Job]) -> None:
+        try:
+            queued = self.store.enqueue_checked_notifications(
+                [(job.instance_id, job.sealed, job.rows) for job in jobs]
+            )
+            for job, ok in zip(jobs, queued, strict=True):
+                job.queued = ok
+        except Exception as exc:  # nothing was written: each request answers 503
+            for job in jobs:
+                job.error = exc
+        finally:
+            for job in jobs:
+                job.done = True
 
 
 class _Accesses:

@@ -24,6 +24,7 @@ up with what the host knows (delta reports deletions only of items its previous 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import threading
@@ -62,6 +63,21 @@ _HELD_TTL = 86400.0
 _ATTACHMENT_FIELDS = "id,name,contentType,size,isInline,lastModifiedDateTime"
 
 
+RENEWAL_LEASE_SECONDS = 600.0
+"""How long a worker may take to renew one instance before another worker may take it over."""
+
+
+def renewal_lease_name(instance_id: str) -> str:
+    """The store lease a worker holds while it renews (and catches up) one instance."""
+    return f"trigger-renew:{instance_id}"
+
+
+def _spread(instances: list[TriggerInstance], worker: str) -> list[TriggerInstance]:
+    """The instances in an order of this worker's own, so that workers renewing at the same
+    time start at different places and share the work instead of queueing on the same leases."""
+    return sorted(instances, key=lambda i: hashlib.sha256(f"{worker}\0{i.id}".encode()).digest())
+
+
 DELIVERED_RETENTION = timedelta(days=7)
 """How long a delivered change's dedupe key is kept (``renew_due`` forgets older ones): Graph retries
 a notification for a few hours at most, and the delta cursor moves on after every batch, so an older
@@ -79,6 +95,8 @@ class RenewReport:
     failed: dict[str, str] = field(default_factory=dict)
     pruned: int = 0
     """Delivered-change keys forgotten (older than ``DELIVERED_RETENTION``)."""
+    skipped: list[str] = field(default_factory=list)
+    """Instances another worker was renewing (it held their renewal lease)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -261,14 +279,22 @@ class TriggerService:
         ones Graph no longer knows."""
         report = RenewReport()
         horizon = self.clock() + margin.total_seconds()
-        for instance in self.store.list_trigger_instances():
+        for instance in _spread(self.store.list_trigger_instances(), self.worker):
             if instance.status != "active" or not self.is_webhook(instance):
                 continue  # paused, or a polling instance (no subscriptions)
+            lease = renewal_lease_name(instance.id)
+            if not self.store.acquire_lease(lease, self.worker, RENEWAL_LEASE_SECONDS):
+                report.skipped.append(instance.id)  # another worker is renewing it now
+                continue
             try:
-                self._renew_instance(instance, horizon, report)
+                current = self.store.get_trigger_instance(instance.id)  # as the last holder left it
+                if current is not None and current.status == "active":
+                    self._renew_instance(current, horizon, report)
             except ConnectorError as exc:
                 report.failed[instance.id] = exc.message
                 self.store.record_trigger_error(instance.id, f"renewing: {exc.message}")
+            finally:
+                self.store.release_lease(lease, self.worker)
         report.pruned = self.store.prune_delivered(DELIVERED_RETENTION.total_seconds())
         return report
 

@@ -32,10 +32,19 @@ PUBLIC_URL_ENV = "OUTLOOK_CONNECTOR_PUBLIC_URL"
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="outlook-connector")
-def main() -> None:
+@click.option(
+    "--store",
+    "store_location",
+    metavar="URL|PATH",
+    help="The state store: a postgresql:// URL or a SQLite file (default $OUTLOOK_CONNECTOR_STORE,"
+    " else $OUTLOOK_CONNECTOR_HOME/state.db). Prefer the variable for a URL with a password.",
+)
+def main(store_location: str | None) -> None:
     """Run Microsoft Outlook (Graph) actions and triggers locally, or serve the Graph sandbox."""
     # This process uses no pydantic plugins; looking them up (entry points) costs a quick start ~7 ms.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    if store_location:
+        os.environ["OUTLOOK_CONNECTOR_STORE"] = store_location  # read by Store()
 
 
 def fail(error: ConnectorError) -> NoReturn:

@@ -24,22 +24,26 @@ lazily.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from connector.store.connections import Connections
-from connector.store.core import DB_FILE_NAME, DEFAULT_HOME, HOME_ENV, default_home
+from connector.store.core import DB_FILE_NAME, DEFAULT_HOME, HOME_ENV, STORE_ENV, default_home
 from connector.store.delivered import Delivered
 from connector.store.interfaces import (
     ConnectionStore,
     Database,
     DeliveredKeys,
     KeyValueStore,
+    LeaseStore,
     NotificationQueue,
     TriggerInstanceStore,
 )
 from connector.store.kv import KeyValues
+from connector.store.leases import Leases
+from connector.store.postgres import URL_SCHEMES, redacted
 from connector.store.queue import Queue
 from connector.store.records import (
     TRIGGER_STATUSES,
@@ -53,32 +57,53 @@ from connector.store.sqlite import MIGRATIONS, Migration, SQLiteDatabase
 from connector.store.triggers import TriggerInstances
 
 
-class Store(Connections, KeyValues, TriggerInstances, Queue, Delivered):
-    """State database; see the package docstring. ``key`` (32 bytes) overrides the key lookup."""
+class Store(Connections, KeyValues, TriggerInstances, Queue, Delivered, Leases):
+    """State database; see the package docstring. ``location`` is a SQLite file path or a
+    ``postgresql://`` URL; without it ``$OUTLOOK_CONNECTOR_STORE``, else
+    ``$OUTLOOK_CONNECTOR_HOME/state.db``. ``key`` (32 bytes) overrides the key lookup."""
 
-    inbox_dir: Path
+    path: Path | None
+    """The SQLite file (None on PostgreSQL)."""
+    lock_dir: Path | None
+    """The SQLite backend's lock files (None on PostgreSQL)."""
+    inbox_dir: Path | None
+    """Where receivers append (SQLite only; on PostgreSQL they write to the queue directly)."""
 
     def __init__(
         self,
-        path: Path | str | None = None,
+        location: Path | str | None = None,
         *,
         key: bytes | None = None,
         clock: Callable[[], float] = time.time,
         busy_timeout: float = 30.0,
     ) -> None:
-        self.path = Path(path).expanduser() if path is not None else default_home() / DB_FILE_NAME
-        self.lock_dir = self.path.with_name(self.path.name + ".locks")
-        self.inbox_dir = self.path.with_name(self.path.name + ".inbox")
+        if location is None:
+            location = os.environ.get(STORE_ENV) or None
         self._inbox_moved = {}
-        database = SQLiteDatabase(self.path, clock=clock, busy_timeout=busy_timeout)
-        self._init_core(database, self.path.parent / "secret.key", key, clock)
+        if isinstance(location, str) and location.startswith(URL_SCHEMES):
+            from connector.store.postgres import PostgresDatabase
+
+            self.url: str | None = location
+            self.path = self.inbox_dir = self.lock_dir = None
+            postgres = PostgresDatabase(location, clock=clock)
+            self._init_core(postgres, default_home() / "secret.key", key, clock)
+            postgres.on_fork = self._forget_cipher
+            return
+        self.url = None
+        path = Path(location).expanduser() if location is not None else default_home() / DB_FILE_NAME
+        self.path = path
+        self.inbox_dir = path.with_name(path.name + ".inbox")
+        database = SQLiteDatabase(path, clock=clock, busy_timeout=busy_timeout)
+        self.lock_dir = database.lock_dir
+        self._init_core(database, path.parent / "secret.key", key, clock)
         database.on_fork = self._forget_cipher
 
     def __repr__(self) -> str:
-        return f"Store({str(self.path)!r})"
+        return f"Store({self.describe()!r})"
 
     def describe(self) -> str:
-        return str(self.path)
+        """The SQLite file, or the PostgreSQL URL without user and password."""
+        return str(self.path) if self.url is None else redacted(self.url)
 
     def __enter__(self) -> Store:
         return self
@@ -92,12 +117,14 @@ __all__ = [
     "DEFAULT_HOME",
     "HOME_ENV",
     "MIGRATIONS",
+    "STORE_ENV",
     "TRIGGER_STATUSES",
     "ConnectionRecord",
     "ConnectionStore",
     "Database",
     "DeliveredKeys",
     "KeyValueStore",
+    "LeaseStore",
     "Migration",
     "NotificationQueue",
     "QueuedNotification",

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 HOME_ENV = "OUTLOOK_CONNECTOR_HOME"
 DEFAULT_HOME = "~/.outlook-connector"
 DB_FILE_NAME = "state.db"
+STORE_ENV = "OUTLOOK_CONNECTOR_STORE"
+"""A ``postgresql://`` URL (or a SQLite file path) of the store, instead of the home's state.db."""
 
 _KEY_CHECK = b"outlook-connector key check"
 

@@ -61,6 +61,14 @@ class Database(Protocol):
 
     def close(self) -> None: ...
 
+    def announce_enqueue(self, db: Connection) -> None:
+        """In an enqueue's transaction: wake the waiting workers once it commits."""
+        ...
+
+    def wait_for_enqueue(self, timeout: float) -> bool:
+        """Until an enqueue was announced (True) or ``timeout`` seconds passed (False)."""
+        ...
+
 
 class ConnectionStore(Protocol):
     """Connections with their encrypted secrets and token sets, and their health."""
@@ -141,9 +149,25 @@ class NotificationQueue(Protocol):
 
     def complete_notification(self, seq: int) -> None: ...
 
+    def finish_notification(
+        self, seq: int, worker: str, delivered: Sequence[tuple[str, str]] = ()
+    ) -> list[tuple[str, str]] | None: ...
+
+    def wait_for_notifications(self, timeout: float) -> bool: ...
+
     def retry_notification(self, seq: int, error: str, delay: float) -> None: ...
 
     def pending_notification_count(self, instance_id: str | None = None) -> int: ...
+
+
+class LeaseStore(Protocol):
+    """Named leases: one holder at a time, on any machine, until released or timed out."""
+
+    def acquire_lease(self, name: str, holder: str, seconds: float) -> bool: ...
+
+    def release_lease(self, name: str, holder: str) -> bool: ...
+
+    def lease_holder(self, name: str) -> str | None: ...
 
 
 class DeliveredKeys(Protocol):

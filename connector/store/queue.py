@@ -41,6 +41,7 @@ class Queue(StoreCore):
             with self.db.transaction() as db:
                 for sql, parameters, _ in statements:
                     db.execute(sql, parameters)
+                self.db.announce_enqueue(db)
         except self.db.integrity_errors:  # the foreign key: no such instance
             raise UnknownTriggerInstanceError(f"no trigger instance {instance_id!r}") from None
         return len(items)
@@ -169,6 +170,35 @@ class Queue(StoreCore):
         """The row was handled: remove it from the queue."""
         with self.db.transaction() as db:
             db.execute("DELETE FROM trigger_queue WHERE seq = ?", (seq,))
+
+    def finish_notification(
+        self, seq: int, worker: str, delivered: Sequence[tuple[str, str]] = ()
+    ) -> list[tuple[str, str]] | None:
+        """Complete a row claimed by ``worker`` and mark its ``delivered`` (instance id, dedupe
+        key) pairs, in ONE transaction: exactly once whoever else handled the same row or item.
+        None (and nothing written) if the row is no longer this worker's (its lease ran out and
+        another worker claimed it, or it was completed); else the pairs marked now (the others
+        were delivered before, e.g. by a copy Graph sent twice)."""
+        now = self.clock()
+        with self.db.transaction() as db:
+            sql = "DELETE FROM trigger_queue WHERE seq = ? AND claimed_by = ?"
+            if db.execute(sql, (seq, worker)).rowcount == 0:
+                return None
+            return [
+                (instance_id, key)
+                for instance_id, key in delivered
+                if db.execute(
+                    "INSERT INTO trigger_delivered (instance_id, dedupe_key, delivered_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT (instance_id, dedupe_key) DO NOTHING",
+                    (instance_id, key, now),
+                ).rowcount
+                > 0
+            ]
+
+    def wait_for_notifications(self, timeout: float) -> bool:
+        """Block until something may have been queued (PostgreSQL: a NOTIFY from any node's
+        enqueue; SQLite: a plain wait, the short poll) or ``timeout`` seconds passed; True if woken."""
+        return self.db.wait_for_enqueue(timeout)
 
     def retry_notification(self, seq: int, error: str, delay: float) -> None:
         """The row failed: release it, due again in ``delay`` seconds (``error`` kept for listings)."""

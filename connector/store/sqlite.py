@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +21,8 @@ from connector.errors import ConfigurationError
 
 if TYPE_CHECKING:
     import sqlite3
+
+    from connector.store.interfaces import Connection
 
 Migration = tuple[int, str, tuple[str, ...]]
 """(version, description, SQL statements) applied in one transaction."""
@@ -102,6 +105,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             """CREATE TABLE trigger_inbox (
                 segment TEXT PRIMARY KEY,
                 moved_bytes INTEGER NOT NULL
+            ) WITHOUT ROWID""",
+        ),
+    ),
+    (
+        4,
+        "leases: one worker at a time renews or catches up a trigger instance",
+        (
+            """CREATE TABLE trigger_leases (
+                name TEXT PRIMARY KEY,
+                holder TEXT NOT NULL,
+                expires_at REAL NOT NULL
             ) WITHOUT ROWID""",
         ),
     ),
@@ -198,6 +212,14 @@ class SQLiteDatabase:
             idle, self._idle = self._idle, []
         for db in idle:
             db.close()
+
+    def announce_enqueue(self, db: Connection) -> None:
+        """Nothing: SQLite cannot wake another process (workers poll, ``wait_for_enqueue``)."""
+
+    def wait_for_enqueue(self, timeout: float) -> bool:
+        """A plain wait: the short poll of SQLite workers."""
+        time.sleep(max(0.0, timeout))
+        return False
 
     # -- connections ---------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:

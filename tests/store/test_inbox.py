@@ -26,6 +26,12 @@ INSTANCE = "InboxInstance0123456789abcdefghij"
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture
+def location(tmp_path: Path) -> str:
+    """The inbox is the SQLite store's (on PostgreSQL receivers write to the queue directly)."""
+    return str(tmp_path / "state.db")
+
+
 def _item(n: int, size: int = 0) -> dict[str, Any]:
     item: dict[str, Any] = {"changeType": "created", "resource": f"Users/u1/Messages/m{n}", "n": n}
     if size:

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
 import stat
 import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from connector.errors import ConfigurationError
 from connector.store import ConnectionRecord, Store
+from connector.store import postgres as postgres_module
 from connector.store import sqlite as store_module
 from tests.store.conftest import FakeClock
 
@@ -36,10 +36,17 @@ def test_default_location_is_the_home_directory(tmp_path: Path) -> None:
         assert opened.path.exists()
 
 
-def test_new_database_is_private_and_in_wal_mode(store: Store) -> None:
-    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
-    with store.read() as db:
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+def test_new_database_is_private_and_in_wal_mode(tmp_path: Path) -> None:
+    with Store(tmp_path / "state.db") as store:
+        assert store.path is not None and stat.S_IMODE(store.path.stat().st_mode) == 0o600
+        with store.read() as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.schema_version() == store_module.MIGRATIONS[-1][0]
+
+
+def test_both_backends_have_the_same_schema_versions(store: Store) -> None:
+    assert [m[0] for m in store_module.MIGRATIONS] == [m[0] for m in postgres_module.MIGRATIONS]
+    assert [m[1] for m in store_module.MIGRATIONS] == [m[1] for m in postgres_module.MIGRATIONS]
     assert store.schema_version() == store_module.MIGRATIONS[-1][0]
 
 
@@ -195,8 +202,8 @@ store.close()
 """
 
 
-def test_several_processes_write_the_same_database(tmp_path: Path) -> None:
-    path = tmp_path / "shared.db"
+def test_several_processes_write_the_same_database(location: str) -> None:
+    path = location
     Store(path, key=bytes(32)).close()
     procs = [
         subprocess.Popen(
@@ -220,15 +227,14 @@ store = Store(sys.argv[1], key=bytes(32))
 with store.lock("tokens:work"):
     print("held", flush=True)
     sys.stdin.readline()
+    store.kv_put("test", "released", "the holder was done")
+store.close()
 """
 
 
-@pytest.mark.skipif(os.name != "posix", reason="flock is POSIX")
-def test_lock_excludes_other_processes(store: Store) -> None:
-    import fcntl
-
+def test_lock_excludes_other_processes(store: Store, location: str) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", _LOCK_HOLDER, str(store.path)],
+        [sys.executable, "-c", _LOCK_HOLDER, location],
         cwd=PROJECT_ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -237,20 +243,22 @@ def test_lock_excludes_other_processes(store: Store) -> None:
     try:
         assert holder.stdout is not None and holder.stdin is not None
         assert holder.stdout.readline().strip() == "held"
-        (lock_file,) = store.lock_dir.iterdir()
-        fd = os.open(lock_file, os.O_RDWR)
-        try:
-            with pytest.raises(BlockingIOError):
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            holder.stdin.write("\n")
-            holder.stdin.flush()
-            assert holder.wait(timeout=30) == 0
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free now
-        finally:
-            os.close(fd)
+        seen: list[Any] = []
+        waiter = threading.Thread(target=lambda: _take_lock_and_read(location, seen))
+        waiter.start()
+        holder.stdin.write("\n")  # the holder notes its release, then releases
+        holder.stdin.flush()
+        assert holder.wait(timeout=30) == 0
+        waiter.join(30)
+        assert seen == ["the holder was done"]  # the waiter got the lock only after the holder
     finally:
         holder.kill()
         holder.wait()
+
+
+def _take_lock_and_read(location: str, seen: list[Any]) -> None:
+    with Store(location, key=bytes(32)) as mine, mine.lock("tokens:work"):
+        seen.append(mine.kv_get("test", "released"))
 
 
 def test_lock_serializes_threads(store: Store) -> None:
@@ -279,33 +287,30 @@ def test_lock_serializes_threads(store: Store) -> None:
 
 
 # -- schema versions -------------------------------------------------------------------------------------
-def test_migrations_are_applied_once_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "state.db"
-    Store(path).close()
-    later = store_module.MIGRATIONS[-1][0] + 1
+def test_migrations_are_applied_once_in_order(location: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    module: Any = postgres_module if location.startswith("postgresql://") else store_module
+    Store(location).close()
+    later = module.MIGRATIONS[-1][0] + 1
     extra: store_module.Migration = (later, "test table", ("CREATE TABLE later_feature (id INTEGER)",))
-    monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, extra))
-    with Store(path) as upgraded:
+    monkeypatch.setattr(module, "MIGRATIONS", (*module.MIGRATIONS, extra))
+    with Store(location) as upgraded:
         assert upgraded.schema_version() == later
         with upgraded.read() as db:
             assert db.execute("SELECT COUNT(*) FROM later_feature").fetchone()[0] == 0
-    with Store(path) as again:  # nothing to apply twice
+    with Store(location) as again:  # nothing to apply twice
         assert again.schema_version() == later
 
 
-def test_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    Store(path).close()
-    db = sqlite3.connect(path)
-    db.execute("INSERT INTO schema_migrations VALUES (99, 'future', 0)")
-    db.commit()
-    db.close()
-    with pytest.raises(ConfigurationError, match="newer outlook-connector"):
-        Store(path)
+def test_database_from_a_newer_version_is_refused(store: Store, location: str) -> None:
+    with store.transaction() as db:
+        db.execute("INSERT INTO schema_migrations VALUES (99, 'future', 0)")
+    with pytest.raises(ConfigurationError, match="newer outlook-connector") as refused:
+        Store(location)
+    assert "@" not in str(refused.value)  # a PostgreSQL URL is named without its user info
 
 
-def test_closed_store_refuses_work(tmp_path: Path) -> None:
-    opened = Store(tmp_path / "state.db")
+def test_closed_store_refuses_work(location: str) -> None:
+    opened = Store(location)
     opened.close()
     with pytest.raises(ConfigurationError, match="closed"):
         opened.list_connections()

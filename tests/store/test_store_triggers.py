@@ -258,8 +258,8 @@ def test_claim_lease_expiry_retry_complete(store: Store, clock: FakeClock) -> No
     assert store.claim_notifications("w4", limit=0) == []
 
 
-def test_concurrent_claims_never_hand_a_row_to_two_threads(tmp_path: Path) -> None:
-    with Store(tmp_path / "state.db") as store:
+def test_concurrent_claims_never_hand_a_row_to_two_threads(location: str) -> None:
+    with Store(location) as store:
         store.save_trigger_instance(_instance())
         for start in range(0, 600, 100):
             store.enqueue_notifications(
@@ -320,8 +320,8 @@ def _claim_all(path: str, name: str, start: Any, out: Any) -> None:
     out.put(got)
 
 
-def test_two_processes_mark_and_claim_each_thing_once(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
+def test_two_processes_mark_and_claim_each_thing_once(location: str) -> None:
+    path = location
     with Store(path) as store:  # creates the key file and the schema before the children start
         store.save_trigger_instance(_instance("inst"))
         store.enqueue_notifications("inst", "change", [_item(n) for n in range(300)])

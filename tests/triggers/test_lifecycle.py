@@ -293,3 +293,23 @@ def test_the_background_renewer_renews_at_start_and_every_interval_and_outlives_
     after = user_rig.store.get_trigger_instance(instance.id)
     assert after is not None
     assert after.state["watches"][0]["expires_at"] > instance.state["watches"][0]["expires_at"]
+
+
+def test_renewal_skips_an_instance_another_worker_holds_and_rereads_it_after(user_rig: Harness) -> None:
+    from triggers.service import renewal_lease_name
+
+    held = user_rig.service.enable(TRIGGER, user_rig.connection.name, INBOX)
+    free = user_rig.service.enable(TRIGGER, user_rig.connection.name, {"folder_id": "sentitems"})
+    lease = renewal_lease_name(held.id)
+    assert user_rig.store.acquire_lease(lease, "another-worker", 600)
+
+    report = user_rig.service.renew_due(margin=timedelta(days=3))
+    free_sub = user_rig.store.get_trigger_instance(free.id)
+    assert free_sub is not None
+    assert report.renewed == [free_sub.state["watches"][0]["subscription_id"]]  # not the held one
+    assert report.skipped == [held.id] and user_rig.store.lease_holder(lease) == "another-worker"
+
+    assert user_rig.store.release_lease(lease, "another-worker")
+    report = user_rig.service.renew_due(margin=timedelta(days=3))
+    assert len(report.renewed) == 2 and report.skipped == []
+    assert user_rig.store.lease_holder(lease) is None  # released after the renewal
