@@ -165,7 +165,11 @@ class Runtime:
         if store is None:
             return _OPEN_GATE
         return PolicyGate(
-            policies=store, approvals=store, scopes=lambda name: _granted(store, name), manifest=self.manifest
+            policies=store,
+            approvals=store,
+            scopes=lambda name: _granted(store, name),
+            clock=store.clock,
+            manifest=self.manifest,
         )
 
     @property
@@ -236,7 +240,7 @@ class Runtime:
             request_ids = [*request_ids, exc.request_id]
         mailbox = raw_input.get("user_id") if isinstance(raw_input, dict) else None
         record = AuditRecord(
-            at=time.time(),
+            at=self.gate.clock(),
             caller=caller.kind,
             principal=caller.principal,
             connection=connection.name,
