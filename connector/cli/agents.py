@@ -196,7 +196,7 @@ def audit(connection: str | None, action: str | None, since: str | None, limit: 
 )
 @click.option("--sandbox", "use_sandbox", is_flag=True, help="stdio: use a sandbox started on the spot.")
 @click.option("--tools", "toolsets", help="Tool sets: mail, calendar, contacts, settings, subscriptions,"
-              " advanced, or all (default: mail,calendar).")  # fmt: skip
+              " advanced, or all (default: mail).")  # fmt: skip
 @click.option(
     "--discovery", is_flag=True, help="List four meta-tools (find, describe, run, options) instead."
 )

@@ -216,7 +216,7 @@ class AgentServer:
                     decision="denied",
                 ) from None
             result = await anyio.to_thread.run_sync(run, pending.approval.id)
-        return ok_result(trim_bodies(entry, raw_input, result))
+        return ok_result(trim_bodies(entry, raw_input, result) if self.catalog.trim else result)
 
     # -- approvals -----------------------------------------------------------------------------
     def _can_elicit(self) -> bool:

@@ -30,11 +30,12 @@ TOOLSETS: dict[str, frozenset[str]] = {
     "advanced": frozenset({"raw", "batch"}),
 }
 """Tool sets by manifest group; ``all`` names every group."""
-DEFAULT_TOOLSETS = ("mail", "calendar")
+DEFAULT_TOOLSETS = ("mail",)
 APPROVAL_FIELD = "approval_id"
 OPTIONS_TOOL = "get_options"
 FIND_TOOL, DESCRIBE_TOOL, RUN_TOOL = "find_actions", "describe_action", "run_action"
 BODY_PREVIEW_CHARS = 200
+BODY_FIELDS = ("body", "uniqueBody")
 
 
 def parse_toolsets(text: str | None) -> frozenset[str]:
@@ -58,6 +59,8 @@ class Catalog:
     manifest: Manifest
     groups: frozenset[str]
     discovery: bool = False
+    trim: bool = True
+    """Cut bodies in list results to a text preview unless the input selected ``body``."""
 
     def entries(self, policy: Policy, scopes: frozenset[str] | None) -> list[Entry]:
         """The actions of the selected groups the policy lets the agent see."""
@@ -161,7 +164,9 @@ def action_tool(entry: Entry, policy: Policy) -> types.Tool:
             "type": "string",
             "description": "Only when repeating a call a person approved: the approval's id.",
         }
-    output_schema = compact_schema(entry.schema("output_schema")) if "output_schema" in entry.data else None
+    output_schema = (
+        compact_schema(entry.schema("output_schema"), output=True) if "output_schema" in entry.data else None
+    )
     return types.Tool(
         name=entry.key,
         title=entry["label"],
@@ -186,27 +191,55 @@ def needs_approval_field(entry: Entry, policy: Policy) -> bool:
     return judge(policy, entry, {}).setting == "approve"
 
 
-def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema without ``$schema`` and ``title`` annotations (property names are kept)."""
-    out = copy.deepcopy(schema)
+def compact_schema(schema: dict[str, Any], *, output: bool = False) -> dict[str, Any]:
+    """The same schema in fewer tokens: no ``$schema``, ``title`` annotations or null defaults,
+    ``anyOf [X, null]`` of a simple X written as ``type: [X, "null"]``; output schemas also lose
+    ``examples`` and ``additionalProperties: true`` (the default). Every instance valid before is
+    valid after, and no other."""
+    out: dict[str, Any] = _compact(copy.deepcopy(schema), output)
     out.pop("$schema", None)
-    _drop_titles(out)
     return out
 
 
-def _drop_titles(node: Any) -> None:
-    if isinstance(node, dict):
-        if isinstance(node.get("title"), str):
-            del node["title"]
-        for key, value in node.items():
-            if key in ("properties", "$defs", "patternProperties"):
-                for sub in value.values() if isinstance(value, dict) else ():
-                    _drop_titles(sub)
-            else:
-                _drop_titles(value)
-    elif isinstance(node, list):
-        for item in node:
-            _drop_titles(item)
+_SIMPLE = frozenset({"type", "format", "enum", "minimum", "maximum", "minLength", "maxLength", "pattern"})
+
+
+def _compact(node: Any, output: bool) -> Any:
+    if isinstance(node, list):
+        return [_compact(item, output) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("properties", "$defs", "patternProperties") and isinstance(value, dict):
+            out[key] = {name: _compact(sub, output) for name, sub in value.items()}
+        elif not _annotation_to_drop(key, value, output):
+            out[key] = _compact(value, output)
+    return _nullable(out)
+
+
+def _annotation_to_drop(key: str, value: Any, output: bool) -> bool:
+    if (key == "title" and isinstance(value, str)) or (key == "default" and value is None):
+        return True
+    return output and (key == "examples" or (key == "additionalProperties" and value is True))
+
+
+def _nullable(node: dict[str, Any]) -> dict[str, Any]:
+    """``anyOf: [{type: string, ...}, {type: null}]`` -> ``type: [string, null], ...``."""
+    options = node.get("anyOf")
+    if not isinstance(options, list) or len(options) != 2 or {"type": "null"} not in options:
+        return node
+    other = options[0] if options[1] == {"type": "null"} else options[1]
+    if not isinstance(other, dict) or not isinstance(other.get("type"), str) or set(other) - _SIMPLE:
+        return node
+    if set(other) & set(node) - {"anyOf"}:
+        return node
+    merged = {key: value for key, value in node.items() if key != "anyOf"}
+    merged.update(other)
+    merged["type"] = [other["type"], "null"]
+    if "enum" in other:
+        merged["enum"] = [*other["enum"], None]
+    return merged
 
 
 def _object(properties: dict[str, Any], required: Iterable[str] = ()) -> dict[str, Any]:
@@ -231,18 +264,19 @@ def trim_bodies(entry: Entry, raw_input: Any, result: Any) -> Any:
 
 
 def _trim_item(item: Any) -> Any:
-    if not isinstance(item, dict):
+    """An item whose bodies are dropped when Graph's ``bodyPreview`` is there (it is the preview),
+    or else cut to a text preview."""
+    if not isinstance(item, dict) or not any(isinstance(item.get(n), dict) for n in BODY_FIELDS):
         return item
-    out = item
-    for name in ("body", "uniqueBody"):
-        body = item.get(name)
-        if isinstance(body, dict) and isinstance(body.get("content"), str):
-            out = out if out is not item else dict(item)
-            out[name] = {
-                **body,
-                "contentType": "text",
-                "content": preview(body["content"], BODY_PREVIEW_CHARS),
-            }
+    out = dict(item)
+    for name in BODY_FIELDS:
+        body = out.get(name)
+        if not isinstance(body, dict) or not isinstance(body.get("content"), str):
+            continue
+        if isinstance(item.get("bodyPreview"), str):
+            del out[name]
+        else:
+            out[name] = {"contentType": "text", "content": preview(body["content"], BODY_PREVIEW_CHARS)}
     return out
 
 

@@ -159,3 +159,20 @@ def test_allowed_permissions_hides_actions_the_granted_scopes_do_not_cover() -> 
     names = {t.name for t in catalog.tools(policy, granted)}
     assert "list_messages" in names and "send_message" not in names and "list_events" not in names
     assert "send_message" in {t.name for t in catalog.tools(DEFAULT_POLICY, granted)}
+
+
+def test_compact_schemas_accept_and_refuse_exactly_what_the_committed_ones_do() -> None:
+    import jsonschema_rs
+
+    from connector.mcp.tools import compact_schema
+
+    probes: list[object] = [None, "x", 0, 3, -1, 1.5, True, [], ["a"], {}, {"a": 1}]
+    for entry in MANIFEST.actions.values():
+        for name, output in (("input_schema", False), ("output_schema", True)):
+            schema = entry.schema(name)
+            original = jsonschema_rs.validator_for(schema)
+            compact = jsonschema_rs.validator_for(compact_schema(schema, output=output))
+            for prop in schema.get("properties", {}):
+                for value in probes:
+                    instance = {prop: value}
+                    assert original.is_valid(instance) == compact.is_valid(instance), (entry.key, prop, value)
