@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from connector.errors import ConnectorError, GraphError, InputValidationError
@@ -94,29 +92,27 @@ def count_recipients(raw_input: Any) -> int:
 
 
 # -- Graph request-ids of the current run ------------------------------------------------------------
-@dataclass
-class _RequestIds:
-    ids: list[str] = field(default_factory=list)
-
-
-_current: contextvars.ContextVar[_RequestIds | None] = contextvars.ContextVar(
+_current: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
     "outlook_connector_request_ids", default=None
 )
 
 
 def note_request_id(request_id: str | None) -> None:
     """Called by the HTTP client for each answer: remembered while a run is being audited."""
-    holder = _current.get()
-    if holder is not None and request_id:
-        holder.ids.append(request_id)
+    ids = _current.get()
+    if ids is not None and request_id:
+        ids.append(request_id)
 
 
-@contextmanager
-def collecting_request_ids() -> Iterator[list[str]]:
+class RequestIds:
     """The request-ids of the Graph answers received in this context (this thread)."""
-    holder = _RequestIds()
-    token = _current.set(holder)
-    try:
-        yield holder.ids
-    finally:
-        _current.reset(token)
+
+    __slots__ = ("_token", "ids")
+
+    def __enter__(self) -> list[str]:
+        self.ids: list[str] = []
+        self._token = _current.set(self.ids)
+        return self.ids
+
+    def __exit__(self, *exc: object) -> None:
+        _current.reset(self._token)

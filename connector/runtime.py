@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from connector.audit import (
     AuditRecord,
     Caller,
-    collecting_request_ids,
+    RequestIds,
     count_recipients,
     error_text,
 )
@@ -189,7 +189,7 @@ class Runtime:
         caller = caller or self.caller
         raw_input = _with_user_id(raw_input, user_id)
         verdict: Verdict | None = None
-        with collecting_request_ids() as request_ids:
+        with RequestIds() as request_ids:
             try:
                 params = self._validate(entry, raw_input)
                 verdict = self.gate.check(
