@@ -29,6 +29,7 @@ from connector._retry import (
     RetryPolicy,
     parse_retry_after,
 )
+from connector.audit import note_request_id
 from connector.errors import GraphError
 
 __all__ = ["GraphClient", "ItemIterator", "PageIterator", "RetryPolicy", "prefer_header"]
@@ -347,6 +348,7 @@ class GraphClient:
             else:
                 status = response.status_code
                 if status < 300:
+                    note_request_id(response.headers.get("request-id"))
                     return response
                 if status not in policy.retry_statuses:
                     raise self._error(request, response, attempt)

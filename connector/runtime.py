@@ -1,4 +1,11 @@
-"""Run manifest entries: validate input -> authorize -> call handler -> validate output."""
+"""Run manifest entries: validate -> policy -> authorize -> handler -> validate output -> audit.
+
+The policy step (``connector.policy.PolicyGate``) refuses disabled actions and actions that need an
+approval they do not carry; the audit step (``connector.audit``) records every run and refusal.
+With a store, the runtime takes both from it (stored policies, approvals, audit table). A runtime
+with neither a store nor a ``gate`` is a bare library call (unit tests, a host that authorizes
+calls itself): it runs under the ``open`` preset and audits nothing.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +15,17 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from connector.audit import (
+    AuditRecord,
+    Caller,
+    RequestIds,
+    count_recipients,
+    error_text,
+)
 from connector.context import ActionContext
 from connector.errors import ConfigurationError, FieldError, GraphError, InputValidationError
 from connector.manifest import Entry, Manifest, load_manifest
+from connector.policy import PRESETS, PolicyError, PolicyGate, Verdict, granted_scopes
 
 if TYPE_CHECKING:
     import httpx
@@ -18,6 +33,7 @@ if TYPE_CHECKING:
     from connections.base import Connection
     from connector.http import GraphClient
     from connector.store import Store
+    from connector.store.interfaces import AuditLog
 
 STRICT_OUTPUT_ENV = "OUTLOOK_CONNECTOR_STRICT_OUTPUT"
 HEALTH_EVERY = 60.0
@@ -41,9 +57,16 @@ class Runtime:
         store: Store | None = None,
         strict_output: bool | None = None,
         transport: httpx.BaseTransport | None = None,
+        gate: PolicyGate | None = None,
+        audit: AuditLog | None = None,
+        caller: Caller | None = None,
     ) -> None:
         self.manifest = manifest or load_manifest()
         self.store = store
+        self._gate = gate
+        self._audit_log = audit
+        self.caller = caller or Caller()
+        """Who runs actions when a call names no caller (``cli``, ``mcp``, ``embedded``...)."""
         if strict_output is None:
             strict_output = os.environ.get(STRICT_OUTPUT_ENV, "") not in ("", "0", "false")
         self.strict_output = strict_output
@@ -89,17 +112,31 @@ class Runtime:
         return ActionContext(graph=self.client_for(connection), connection=connection, store=self.store)
 
     def run_action(
-        self, key: str, raw_input: Any, connection: Connection, *, user_id: str | None = None
+        self,
+        key: str,
+        raw_input: Any,
+        connection: Connection,
+        *,
+        user_id: str | None = None,
+        approval: str | None = None,
+        caller: Caller | None = None,
     ) -> dict[str, Any]:
-        """Run one action and return its JSON output. Bad input raises before any request."""
+        """Run one action and return its JSON output. Bad input, and a call the policy refuses,
+        raise before any request; ``approval`` is the id of a granted approval of this exact call."""
         entry = self.manifest.action(key)
-        return self._run(entry, raw_input, connection, user_id)
+        return self._run(entry, raw_input, connection, user_id, approval, caller)
 
     def run_data_source(
-        self, key: str, raw_input: Any, connection: Connection, *, user_id: str | None = None
+        self,
+        key: str,
+        raw_input: Any,
+        connection: Connection,
+        *,
+        user_id: str | None = None,
+        caller: Caller | None = None,
     ) -> dict[str, Any]:
         """One page of a data source's options (``{"options": [...], "next_cursor": ...}``)."""
-        return self._run(self.data_source(key), raw_input, connection, user_id)
+        return self._run(self.data_source(key), raw_input, connection, user_id, None, caller)
 
     def data_source(self, key: str) -> Entry:
         entry = self.manifest.data_sources.get(key)
@@ -118,19 +155,110 @@ class Runtime:
             raise ConfigurationError(f"unknown trigger {key!r} (triggers: {known})")
         return self._call(entry, raw_input, connection, None)
 
+    # -- policy and audit ----------------------------------------------------------------------
+    @property
+    def gate(self) -> PolicyGate:
+        """The policy gate: given, else the store's policies and approvals, else ``open``."""
+        if self._gate is not None:
+            return self._gate
+        store = self.store
+        if store is None:
+            return _OPEN_GATE
+        return PolicyGate(
+            policies=store,
+            approvals=store,
+            scopes=lambda name: _granted(store, name),
+            clock=store.clock,
+            manifest=self.manifest,
+        )
+
+    @property
+    def audit_log(self) -> AuditLog | None:
+        return self._audit_log if self._audit_log is not None else self.store
+
     def _run(
-        self, entry: Entry, raw_input: Any, connection: Connection, user_id: str | None
+        self,
+        entry: Entry,
+        raw_input: Any,
+        connection: Connection,
+        user_id: str | None,
+        approval: str | None = None,
+        caller: Caller | None = None,
     ) -> dict[str, Any]:
+        """validate -> policy -> authorize -> handler -> validate output, audited whatever happens."""
+        caller = caller or self.caller
+        raw_input = _with_user_id(raw_input, user_id)
+        verdict: Verdict | None = None
+        with RequestIds() as request_ids:
+            try:
+                params = self._validate(entry, raw_input)
+                verdict = self.gate.check(
+                    entry, raw_input, connection.name, approval_id=approval, requested_by=_who(caller)
+                )
+                self._authorize(entry, connection)
+                result: dict[str, Any] = self._invoke(entry, params, connection)
+                if "output_schema" in entry.data:
+                    self._check_output(entry, result)
+            except BaseException as exc:
+                self._audit(entry, raw_input, connection, caller, verdict, request_ids, exc)
+                raise
+            self._audit(entry, raw_input, connection, caller, verdict, request_ids, None)
+        return result
+
+    def _invoke(self, entry: Entry, params: Any, connection: Connection) -> Any:
         try:
-            result: dict[str, Any] = self._call(entry, raw_input, connection, user_id)
+            result = entry.handler(self.context(connection), params)
         except GraphError as exc:
             if exc.status in CONNECTION_FAILURES:
                 self.note_health(connection, exc.message)
             raise
         self.note_health(connection, None)
-        if "output_schema" in entry.data:
-            self._check_output(entry, result)
         return result
+
+    def _audit(
+        self,
+        entry: Entry,
+        raw_input: Any,
+        connection: Connection,
+        caller: Caller,
+        verdict: Verdict | None,
+        request_ids: list[str],
+        exc: BaseException | None,
+    ) -> None:
+        log = self.audit_log
+        if log is None:
+            return
+        approval = verdict.approval if verdict else None
+        if verdict is not None:
+            decision = "approved" if approval else "allowed"
+            category = verdict.judgement.category
+        elif isinstance(exc, PolicyError):
+            decision, category = exc.decision, exc.category
+        else:
+            decision, category = "invalid", str(entry.get("category", "read"))
+        if isinstance(exc, GraphError) and exc.request_id:
+            request_ids = [*request_ids, exc.request_id]
+        mailbox = raw_input.get("user_id") if isinstance(raw_input, dict) else None
+        record = AuditRecord(
+            at=self.gate.clock(),
+            caller=caller.kind,
+            principal=caller.principal,
+            connection=connection.name,
+            mailbox=str(mailbox or connection.default_mailbox or "me"),
+            action=entry.key,
+            category=category,
+            decision=decision,
+            outcome="ok" if exc is None else ("refused" if verdict is None else "error"),
+            approved_by=approval.decided_by if approval else "",
+            approval_id=approval.id if approval else getattr(getattr(exc, "approval", None), "id", ""),
+            error="" if exc is None else error_text(exc),
+            request_id=request_ids[-1] if request_ids else "",
+            recipients=count_recipients(raw_input),
+        )
+        try:
+            log.append_audit(record)
+        except Exception as audit_error:  # the run has happened: report, do not hide its result
+            logger.error("could not write the audit record of %s: %s", entry.key, audit_error)
 
     def note_health(self, connection: Connection, error: str | None) -> None:
         """Remember the connection's last successful Graph call (at most once a minute) or its
@@ -151,20 +279,24 @@ class Runtime:
             logger.debug("could not record the health of %s: %s", connection.name, exc)
 
     def _call(self, entry: Entry, raw_input: Any, connection: Connection, user_id: str | None) -> Any:
-        """Validate the input, check the connection type, call the handler (no output check)."""
-        if raw_input is None:
-            raw_input = {}
-        if user_id is not None and isinstance(raw_input, dict):
-            raw_input = {**raw_input, "user_id": user_id}
+        """Validate the input, check the connection type, call the handler (no policy, no output check)."""
+        raw_input = _with_user_id(raw_input, user_id)
+        params = self._validate(entry, raw_input)
+        self._authorize(entry, connection)
+        return entry.handler(self.context(connection), params)
+
+    def _validate(self, entry: Entry, raw_input: Any) -> Any:
+        """The handler's parameters from the raw input: its JSON Schema, then its model's checks."""
         entry.validator("input_schema").validate(raw_input, "input")
+        return _parse_input(entry, raw_input)
+
+    def _authorize(self, entry: Entry, connection: Connection) -> None:
         supported = entry.get("connections")
         if supported is not None and connection.type_key not in supported:
             raise ConfigurationError(
                 f"{entry.kind[:-1]} {entry.key!r} does not support {connection.type_key!r} connections"
                 f" (supported: {', '.join(supported)})"
             )
-        params = _parse_input(entry, raw_input)
-        return entry.handler(self.context(connection), params)
 
     def _check_output(self, entry: Entry, result: dict[str, Any]) -> None:
         problems: list[FieldError] = entry.validator("output_schema").errors(result)
@@ -175,6 +307,27 @@ class Runtime:
         logger.warning(
             "output of %s does not match its schema: %s", entry.key, "; ".join(map(str, problems[:5]))
         )
+
+
+_OPEN_GATE = PolicyGate(policy=PRESETS["open"])
+
+
+def _with_user_id(raw_input: Any, user_id: str | None) -> Any:
+    if raw_input is None:
+        raw_input = {}
+    if user_id is not None and isinstance(raw_input, dict):
+        raw_input = {**raw_input, "user_id": user_id}
+    return raw_input
+
+
+def _who(caller: Caller) -> str:
+    return f"{caller.kind}:{caller.principal}" if caller.principal else caller.kind
+
+
+def _granted(store: Store, connection: str) -> frozenset[str] | None:
+    """The Graph permissions of the connection's token response (None: unknown)."""
+    tokens = store.load_tokens(connection)
+    return granted_scopes(str(tokens.get("scope", ""))) if tokens else None
 
 
 def _parse_input(entry: Entry, raw_input: Any) -> Any:

@@ -22,6 +22,7 @@ from connector.errors import ConnectorError, InputValidationError
 
 if TYPE_CHECKING:
     from connections.base import Connection
+    from connector.audit import Caller
     from connector.manifest import Manifest
     from connector.runtime import Runtime
     from connector.store import Store
@@ -91,7 +92,20 @@ def open_store() -> Store:
 def runtime_for(store: Store) -> Runtime:
     from connector.runtime import Runtime
 
-    return Runtime(load_manifest(), store=store)
+    return Runtime(load_manifest(), store=store, caller=cli_caller())
+
+
+def cli_caller() -> Caller:
+    """The CLI as the audit log names it: ``cli`` and the operating-system user."""
+    import getpass
+
+    from connector.audit import Caller
+
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        user = ""
+    return Caller("cli", user)
 
 
 @contextlib.contextmanager
@@ -118,11 +132,14 @@ def connection_for_run(name: str | None, use_sandbox: bool) -> Iterator[tuple[Co
 
 
 @contextlib.contextmanager
-def ephemeral_sandbox() -> Iterator[tuple[Connection, Store]]:
-    """A sandbox started on the spot, with a delegated connection to it in a throw-away store."""
+def ephemeral_sandbox(preset: str | None = "open") -> Iterator[tuple[Connection, Store]]:
+    """A sandbox started on the spot, with a delegated connection to it in a throw-away store
+    whose default policy is ``preset`` (``open``: the sandbox is nobody's mailbox; None: the
+    built-in default, as ``mcp --sandbox`` shows agents)."""
     import tempfile
 
     from connections.sandbox import sandbox_connection
+    from connector.policy import PRESETS
     from connector.store import Store
     from sandbox.server import SandboxServer
 
@@ -131,6 +148,8 @@ def ephemeral_sandbox() -> Iterator[tuple[Connection, Store]]:
     )
     with tempfile.TemporaryDirectory(prefix="outlook-connector-") as home, SandboxServer() as server:
         store = Store(Path(home) / "state.db")
+        if preset is not None:
+            store.set_policy(None, PRESETS[preset].to_dict())
         try:
             yield sandbox_connection(store, server.url, "delegated"), store
         finally:

@@ -8,6 +8,7 @@ import click
 
 from connector.cli._common import (
     CONNECTION_ENV,
+    cli_caller,
     connection_for_run,
     fail,
     load_manifest,
@@ -77,6 +78,7 @@ def run_options(command: Any) -> Any:
     is_flag=True,
     help="Run the action's example input (from the manifest) on a sandbox started on the spot.",
 )
+@click.option("--approval", help="The id of an approval a person granted for this exact call.")
 def run(
     key: str,
     input_json: str | None,
@@ -84,11 +86,12 @@ def run(
     user_id: str | None,
     use_sandbox: bool,
     example: bool,
+    approval: str | None,
 ) -> None:
-    """Run action KEY and print its output as JSON."""
+    """Run action KEY and print its output as JSON (under the connection's policy)."""
     if example and (input_json is not None or connection_name is not None):
         fail(ConnectorError("--example runs on a sandbox started on the spot; drop --input and --connection"))
-    run_entry("actions", key, input_json, connection_name, user_id, use_sandbox or example, example)
+    run_entry("actions", key, input_json, connection_name, user_id, use_sandbox or example, example, approval)
 
 
 def run_entry(
@@ -99,6 +102,7 @@ def run_entry(
     user_id: str | None,
     use_sandbox: bool,
     example: bool = False,
+    approval: str | None = None,
 ) -> None:
     """Run an action or a data source on the chosen connection (or a sandbox) and print its output.
 
@@ -109,13 +113,11 @@ def run_entry(
 
     raw_input = read_json_option(input_json, "--input")
     try:
-        runtime = Runtime(load_manifest())
+        runtime = Runtime(load_manifest(), caller=cli_caller())
         if section == "actions":
             runtime.manifest.action(key)  # unknown key: fail before any set-up
-            run_one = runtime.run_action
         else:
             runtime.data_source(key)
-            run_one = runtime.run_data_source
         with connection_for_run(connection_name, use_sandbox) as (connection, store):
             runtime.store = store
             if example:
@@ -125,7 +127,12 @@ def run_entry(
                     runtime.manifest.action(key)["example_input"], placeholders(runtime, connection)
                 )
             try:
-                result = run_one(key, raw_input, connection, user_id=user_id)
+                if section == "actions":
+                    result = runtime.run_action(
+                        key, raw_input, connection, user_id=user_id, approval=approval
+                    )
+                else:
+                    result = runtime.run_data_source(key, raw_input, connection, user_id=user_id)
             finally:
                 runtime.close()
     except ConnectorError as exc:

@@ -1,5 +1,6 @@
 """The connector's state: connections and their tokens, a key-value table, trigger instances, the
-durable notification queue and delivered keys, in one SQLite database.
+durable notification queue and delivered keys, permission policies, approvals and the audit log,
+in one SQLite database.
 
     store = Store()                      # $OUTLOOK_CONNECTOR_HOME/state.db (~/.outlook-connector)
     store.save_connection(ConnectionRecord("work", "oauth2_code", {"tenant": "common"}, {...}))
@@ -7,11 +8,11 @@ durable notification queue and delivered keys, in one SQLite database.
     store.kv_put("delta", "work:inbox", "https://graph.microsoft.com/...deltatoken=...")
 
 One protocol per concern (``connector.store.interfaces``); ``Store`` implements each once
-(``connections``, ``kv``, ``triggers``, ``queue``, ``delivered``) in plain SQL over a database
-backend (``connector.store.sqlite``). Safe to share between threads (each operation borrows a
-pooled connection) and between processes (``lock()`` for longer critical sections such as a token
-refresh). The schema is versioned by the ``schema_migrations`` table; later features add tables
-by appending to the backend's ``MIGRATIONS``.
+(``connections``, ``kv``, ``triggers``, ``queue``, ``delivered``, ``policies``, ``approvals``,
+``audit``) in plain SQL over a database backend (``connector.store.sqlite``). Safe to share
+between threads (each operation borrows a pooled connection) and between processes (``lock()`` for
+longer critical sections such as a token refresh). The schema is versioned by the
+``schema_migrations`` table; later features add tables by appending to the backend's ``MIGRATIONS``.
 
 The receiver appends notifications to the inbox beside the database (``connector.inbox``);
 ``absorb_inbox`` moves them into the queue, and every claim calls it first.
@@ -29,20 +30,26 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from connector.store.approvals import Approvals
+from connector.store.audit import AuditTable
 from connector.store.connections import Connections
 from connector.store.core import DB_FILE_NAME, DEFAULT_HOME, HOME_ENV, STORE_ENV, default_home
 from connector.store.delivered import Delivered
 from connector.store.interfaces import (
+    ApprovalStore,
+    AuditLog,
     ConnectionStore,
     Database,
     DeliveredKeys,
     KeyValueStore,
     LeaseStore,
     NotificationQueue,
+    PolicyStore,
     TriggerInstanceStore,
 )
 from connector.store.kv import KeyValues
 from connector.store.leases import Leases
+from connector.store.policies import Policies
 from connector.store.postgres import URL_SCHEMES, redacted
 from connector.store.queue import Queue
 from connector.store.records import (
@@ -57,7 +64,9 @@ from connector.store.sqlite import MIGRATIONS, Migration, SQLiteDatabase
 from connector.store.triggers import TriggerInstances
 
 
-class Store(Connections, KeyValues, TriggerInstances, Queue, Delivered, Leases):
+class Store(
+    Connections, KeyValues, TriggerInstances, Queue, Delivered, Leases, Policies, Approvals, AuditTable
+):
     """State database; see the package docstring. ``location`` is a SQLite file path or a
     ``postgresql://`` URL; without it ``$OUTLOOK_CONNECTOR_STORE``, else
     ``$OUTLOOK_CONNECTOR_HOME/state.db``. ``key`` (32 bytes) overrides the key lookup."""
@@ -119,6 +128,8 @@ __all__ = [
     "MIGRATIONS",
     "STORE_ENV",
     "TRIGGER_STATUSES",
+    "ApprovalStore",
+    "AuditLog",
     "ConnectionRecord",
     "ConnectionStore",
     "Database",
@@ -127,6 +138,7 @@ __all__ = [
     "LeaseStore",
     "Migration",
     "NotificationQueue",
+    "PolicyStore",
     "QueuedNotification",
     "ReceiverAccess",
     "Store",

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from connector.store.records import ConnectionRecord, QueuedNotification, ReceiverAccess, TriggerInstance
+
+if TYPE_CHECKING:
+    from connector.audit import AuditRecord
+    from connector.policy import Approval
 
 
 class Cursor(Protocol):
@@ -180,3 +184,48 @@ class DeliveredKeys(Protocol):
     def prune_delivered(self, older_than: float = 7 * 86400.0) -> int: ...
 
 
+class ApprovalStore(Protocol):
+    """Where approvals live (the state store)."""
+
+    def add_approval(self, approval: Approval) -> None: ...
+
+    def get_approval(self, approval_id: str) -> Approval | None: ...
+
+    def decide_approval(self, approval_id: str, status: str, by: str, now: float) -> Approval | None:
+        """Mark a pending, unexpired approval ``approved`` or ``denied``; None if it is not pending."""
+        ...
+
+    def use_approval(self, approval_id: str, now: float) -> bool:
+        """Mark an approved, unexpired approval ``used``; False when it was not (one use, atomic)."""
+        ...
+
+    def list_approvals(self, *, status: str | None = None) -> list[Approval]: ...
+
+
+class PolicyStore(Protocol):
+    """Stored policies: one per connection and a default (``connection=None``)."""
+
+    def get_policy(self, connection: str | None) -> dict[str, Any] | None: ...
+
+    def set_policy(self, connection: str | None, policy: dict[str, Any]) -> None: ...
+
+    def delete_policy(self, connection: str | None) -> bool: ...
+
+
+class AuditLog(Protocol):
+    """Where audit records go (the state store)."""
+
+    def append_audit(self, record: AuditRecord) -> None: ...
+
+    def list_audit(
+        self,
+        *,
+        connection: str | None = None,
+        action: str | None = None,
+        since: float | None = None,
+        limit: int | None = None,
+    ) -> list[AuditRecord]:
+        """Oldest first."""
+        ...
+
+    def prune_audit(self, older_than: float = 90 * 86400.0) -> int: ...

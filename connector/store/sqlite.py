@@ -119,6 +119,51 @@ MIGRATIONS: tuple[Migration, ...] = (
             ) WITHOUT ROWID""",
         ),
     ),
+    (
+        5,
+        "policies by connection; approvals (sealed summaries); the audit log",
+        (
+            """CREATE TABLE policies (
+                connection_name TEXT PRIMARY KEY,
+                policy TEXT NOT NULL,
+                updated_at REAL NOT NULL
+            )""",
+            """CREATE TABLE approvals (
+                id TEXT PRIMARY KEY,
+                connection_name TEXT NOT NULL,
+                action TEXT NOT NULL,
+                category TEXT NOT NULL,
+                input_hash TEXT NOT NULL,
+                summary BLOB NOT NULL,
+                requested_by TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                expires_at REAL NOT NULL,
+                status TEXT NOT NULL,
+                decided_by TEXT NOT NULL DEFAULT '',
+                decided_at REAL
+            )""",
+            "CREATE INDEX approvals_expires_at ON approvals (expires_at)",
+            """CREATE TABLE audit_log (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                at REAL NOT NULL,
+                caller TEXT NOT NULL,
+                principal TEXT NOT NULL,
+                connection_name TEXT NOT NULL,
+                mailbox TEXT NOT NULL,
+                action TEXT NOT NULL,
+                category TEXT NOT NULL,
+                decision TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                approved_by TEXT NOT NULL,
+                approval_id TEXT NOT NULL,
+                error TEXT NOT NULL,
+                request_id TEXT NOT NULL,
+                recipients INTEGER NOT NULL
+            )""",
+            "CREATE INDEX audit_log_at ON audit_log (at)",
+            "CREATE INDEX audit_log_connection_at ON audit_log (connection_name, at)",
+        ),
+    ),
 )
 
 _MAX_IDLE_CONNECTIONS = 8

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from connections.base import Connection
+from connector.policy import PRESETS, PolicyGate
 from connector.runtime import Runtime
 from connector.store import Store
 from sandbox import seed
@@ -40,7 +41,7 @@ def delivered(server: SandboxServer, address: str, subject: str) -> int:
 
 @pytest.fixture
 def stored(store: Store) -> Iterator[Runtime]:
-    with Runtime(strict_output=True, store=store) as rt:
+    with Runtime(strict_output=True, store=store, gate=PolicyGate(policy=PRESETS["open"])) as rt:
         yield rt
 
 

@@ -69,7 +69,7 @@ def _calendar_ids(ids: SandboxIds) -> dict[str, str]:
 _EVENT_MESSAGES = "the sandbox's mail has no meeting messages (microsoft.graph.eventMessage) yet"
 _SEARCH_FOLDERS = "the sandbox has no search folders (microsoft.graph.mailSearchFolder) yet"
 _DESTINATION_PLACEHOLDER = (
-    'the body\'s destinationId is the docs\' placeholder "destinationId-value", which the sandbox (as Graph)'
+    "the body's destinationId is the docs' placeholder \"destinationId-value\", which the sandbox (as Graph)"
     " answers 404: sandbox_segments replaces ids in the path only (a DOCS_FAULTS entry like message_copy's"
     " would fix the example)"
 )

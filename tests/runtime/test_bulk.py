@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from connector.errors import InputValidationError
+from connector.policy import PRESETS, PolicyGate
 from connector.runtime import Runtime
 from connector.store import Store
 from tests.runtime.conftest import FakeGraph
@@ -352,7 +353,12 @@ def test_batches_stay_under_the_request_size_limit(
 def stored_runtime(graph: FakeGraph, tmp_path: Path) -> Iterator[Runtime]:
     with (
         Store(tmp_path / "state.db") as store,
-        Runtime(strict_output=True, store=store, transport=httpx.MockTransport(graph)) as rt,
+        Runtime(
+            strict_output=True,
+            store=store,
+            transport=httpx.MockTransport(graph),
+            gate=PolicyGate(policy=PRESETS["open"]),  # these tests are about the rerun, not the policy
+        ) as rt,
     ):
         yield rt
 
