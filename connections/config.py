@@ -176,3 +176,35 @@ def client_secret_field(required: bool) -> Any:
         description=description,
         json_schema_extra=SECRET,
     )
+
+
+FLOW_PARAMETERS = frozenset(
+    {
+        "client_id",
+        "response_type",
+        "redirect_uri",
+        "scope",
+        "state",
+        "code_challenge",
+        "code_challenge_method",
+        "response_mode",
+    }
+)
+"""Authorize-request parameters the sign-in sets itself: configured extras may not carry them."""
+
+
+def check_authorize_query(query: str) -> str:
+    """Extra authorize parameters (``prompt=consent&login_hint=...``): a query string without the
+    flow's own parameters."""
+    from urllib.parse import parse_qsl
+
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        raise ValueError(
+            "expected a query string such as prompt=consent&login_hint=user@example.com"
+        ) from None
+    taken = sorted({k for k, _ in pairs} & FLOW_PARAMETERS)
+    if taken:
+        raise ValueError(f"the sign-in sets {', '.join(taken)} itself; remove it")
+    return query

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import replace
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from connections.clouds import CLOUDS, CloudName, Endpoints, cloud_endpoints, qualify_scopes
 from connections.config import (
@@ -23,6 +24,7 @@ from connections.config import (
     RedirectUri,
     Scopes,
     Tenant,
+    check_authorize_query,
     client_id_field,
     client_secret_field,
     graph_base_url_field,
@@ -58,6 +60,10 @@ def split_tenant_url(text: str) -> tuple[str, str]:
             " or login.microsoftonline.com/contoso.onmicrosoft.com"
         )
     return f"{parts.scheme}://{parts.netloc}", segments[0]
+
+
+def _authorize_query(value: str | None) -> str | None:
+    return None if value is None else check_authorize_query(value.lstrip("?"))
 
 
 def _apply_tenant_url(data: Any) -> Any:
@@ -127,6 +133,15 @@ class OAuthCodeConfig(ConfigModel):
         ),
         examples=[DEFAULT_SCOPES, "User.Read Mail.Read offline_access"],
     )
+    additional_authorization_parameters: Annotated[OptionalText, AfterValidator(_authorize_query)] = Field(
+        default=None,
+        title="Additional authorization parameters",
+        description=(
+            "A query string added to every sign-in's authorize request, e.g. prompt=consent to show the"
+            " consent screen or login_hint=user@example.com to pre-fill the account."
+        ),
+        examples=["prompt=consent", "login_hint=user@example.com"],
+    )
     default_mailbox: OptionalText = Field(
         default=None,
         title="Default mailbox",
@@ -139,7 +154,11 @@ class OAuthCodeConfig(ConfigModel):
     _tenant_url = model_validator(mode="before")(_apply_tenant_url)
 
     def endpoints(self) -> Endpoints:
-        return cloud_endpoints(self.cloud, self.tenant, self.graph_base_url, self.login_base_url)
+        endpoints = cloud_endpoints(self.cloud, self.tenant, self.graph_base_url, self.login_base_url)
+        if self.additional_authorization_parameters and endpoints.authorize_url:
+            extra = f"{endpoints.authorize_url}?{self.additional_authorization_parameters}"
+            return replace(endpoints, authorize_url=extra)
+        return endpoints
 
     def registration(self, connection: str = "") -> AppRegistration:
         endpoints = self.endpoints()

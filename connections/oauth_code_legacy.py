@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, ConfigDict, Field
 
@@ -19,6 +19,7 @@ from connections.config import (
     RedirectUri,
     Scopes,
     Url,
+    check_authorize_query,
     client_id_field,
     client_secret_field,
     secret_value,
@@ -33,19 +34,6 @@ _GLOBAL = CLOUDS["global"]
 _AUTHORITY = f"{_GLOBAL.login}/common/oauth2/v2.0"
 DEFAULT_AUTHORIZE_URL = f"{_AUTHORITY}/authorize?prompt=consent"
 DEFAULT_TOKEN_URL = f"{_AUTHORITY}/token"
-_FLOW_PARAMETERS = frozenset(
-    {
-        "client_id",
-        "response_type",
-        "redirect_uri",
-        "scope",
-        "state",
-        "code_challenge",
-        "code_challenge_method",
-        "response_mode",
-    }
-)
-"""Set by the sign-in itself: an authorize URL may not carry them."""
 
 
 def _authorize_url(value: str) -> str:
@@ -59,9 +47,8 @@ def _authorize_url(value: str) -> str:
         or any(c.isspace() for c in value)
     ):
         raise ValueError("expected an http(s) URL, such as " + DEFAULT_AUTHORIZE_URL)
-    taken = sorted({k for k, _ in parse_qsl(parts.query)} & _FLOW_PARAMETERS)
-    if taken:
-        raise ValueError(f"the sign-in sets {', '.join(taken)} itself; remove it from the URL")
+    if parts.query:
+        check_authorize_query(parts.query)
     return value
 
 

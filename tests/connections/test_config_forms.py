@@ -237,3 +237,20 @@ def test_sandbox_client_credentials_without_a_mailbox_need_user_id(
     assert out["count"] == 1
     token_requests = [r for r in server.state.request_log if r.form.get("grant_type") == "client_credentials"]
     assert token_requests[-1].form["scope"] == "https://graph.microsoft.com/.default"
+
+
+def test_additional_authorization_parameters_go_with_every_sign_in() -> None:
+    config = parse_config(
+        "oauth2_code",
+        {"client_id": "c", "additional_authorization_parameters": "prompt=consent&login_hint=a@b.c"},
+    )
+    query = _query(begin_authorization(config).authorize_url)
+    assert query["prompt"] == ["consent"] and query["login_hint"] == ["a@b.c"]
+    assert _query(begin_authorization(config, prompt="select_account").authorize_url)["prompt"] == [
+        "select_account"
+    ]
+    with pytest.raises(InputValidationError) as info:
+        parse_config(
+            "oauth2_code", {"client_id": "c", "additional_authorization_parameters": "scope=Mail.Read"}
+        )
+    assert [e.path for e in info.value.errors] == ["additional_authorization_parameters"]
