@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+from email.utils import getaddresses
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
+from actions._files import FileData, KeyValueAttachment, attachment_dicts
 from actions._inputs import ActionInput
 
 INLINE_ATTACHMENT_LIMIT = 3 * 1024 * 1024
@@ -37,7 +39,55 @@ class RecipientInput(ActionInput):
     name: str | None = Field(default=None, title="Display name")
 
 
-Recipients = list[Address | RecipientInput]
+def split_addresses(text: str) -> list[tuple[str, str]]:
+    """``"a@x.com; Bo <b@x.com>, c@x.com"`` -> ``[(name, address), ...]``; blank text -> ``[]``.
+
+    ValueError when a part is not an address (a comma inside a quoted name stays in the name)."""
+    if not text.replace(";", ",").replace(",", "").strip():
+        return []
+    found = [
+        (name, _looks_like_address(address))
+        for name, address in getaddresses([text.replace(";", ",")])
+        if address
+    ]
+    if not found or any(address not in text for _, address in found):  # the parser glued words together
+        raise ValueError(f"{text!r} is not an email address")
+    return found
+
+
+def _recipient_list(value: Any) -> Any:
+    """A pydantic before-validator: recipients given as one string (addresses separated by ``,`` or
+    ``;``, ``Name <address>`` allowed), or a list whose strings may each hold several, become a list
+    of addresses and ``{address, name}`` objects."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        return value
+    out: list[Any] = []
+    for item in value:
+        if isinstance(item, str):
+            for name, address in split_addresses(item):
+                out.append({"address": address, "name": name} if name else address)
+        else:
+            out.append(item)
+    return out
+
+
+RecipientText = Annotated[
+    str,
+    Field(
+        title="Addresses",
+        description="An email address, `Name <address>`, or several separated by commas or semicolons.",
+        examples=["alex@contoso.com, Megan Bowen <megan@contoso.com>"],
+    ),
+]
+Recipients = Annotated[
+    list[Address | RecipientInput],
+    BeforeValidator(
+        _recipient_list, json_schema_input_type=RecipientText | list[RecipientText | RecipientInput]
+    ),
+]
+"""A list of addresses and ``{address, name}`` objects, or one comma/semicolon-separated string."""
 
 
 def recipients_json(recipients: Recipients) -> list[dict[str, Any]]:
@@ -124,11 +174,29 @@ class AttachmentInput(ActionInput):
         return body
 
 
+ATTACHMENT_FORMS = (
+    " Also as a file name -> file data map, or as `{key, value}` pairs (key: the file name); file data"
+    " is text (sent as UTF-8), `{data: base64, contentType}` or a Buffer as JSON."
+)
+
+Attachments = Annotated[
+    list[AttachmentInput],
+    BeforeValidator(
+        attachment_dicts,
+        json_schema_input_type=list[AttachmentInput | KeyValueAttachment] | dict[str, FileData],
+    ),
+]
+"""Files under 3 MB: a list of attachment objects and/or ``{key, value}`` pairs, or a name -> data map."""
+
+
 class MessageContentInput(ActionInput):
     """Recipients, subject, body, importance and attachments of a message to send or draft."""
 
     to: Recipients = Field(
-        default_factory=list, title="To", description="Email addresses, or {address, name} objects."
+        default_factory=list,
+        title="To",
+        description="Email addresses and {address, name} objects, or one string of addresses separated by"
+        " commas or semicolons.",
     )
     cc: Recipients = Field(default_factory=list, title="Cc")
     bcc: Recipients = Field(default_factory=list, title="Bcc")
@@ -141,10 +209,10 @@ class MessageContentInput(ActionInput):
     )
     body_type: Literal["html", "text"] = Field(default="html", title="Body type")
     importance: Literal["low", "normal", "high"] = Field(default="normal", title="Importance")
-    attachments: list[AttachmentInput] = Field(
+    attachments: Attachments = Field(
         default_factory=list,
         title="Attachments",
-        description="Files under 3 MB each, sent inline with the message.",
+        description="Files under 3 MB each, sent inline with the message." + ATTACHMENT_FORMS,
     )
 
     @field_validator("attachments")
@@ -189,3 +257,13 @@ class UploadableAttachmentInput(AttachmentInput):
         " is uploaded in chunks through an upload session.",
         json_schema_extra={"contentEncoding": "base64"},
     )
+
+
+UploadableAttachments = Annotated[
+    list[UploadableAttachmentInput],
+    BeforeValidator(
+        attachment_dicts,
+        json_schema_input_type=list[UploadableAttachmentInput | KeyValueAttachment] | dict[str, FileData],
+    ),
+]
+"""Files up to 150 MB, in the same forms as ``Attachments``."""

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from connector.context import ActionContext, quote_segment
+from connector.errors import FieldError, InputValidationError
 
 MAX_MINUTES = 4230
 """Outlook messages, events and contacts (and what the connector assumes of other resources)."""
@@ -173,3 +174,64 @@ def find_same(
         ):
             return subscription
     return None
+
+
+@dataclass(frozen=True)
+class InstanceTarget:
+    """Where a webhook trigger instance receives notifications, and the secret they must carry."""
+
+    instance_id: str
+    notification_url: str
+    lifecycle_url: str
+    client_state: str = field(repr=False)
+    own_subscription_ids: frozenset[str] = frozenset()
+    """The subscriptions the trigger itself made and renews (current and retired)."""
+
+
+def instance_target(
+    ctx: ActionContext,
+    instance_id: str,
+    *,
+    subscribing: bool = False,
+    field_name: str = "trigger_instance_id",
+) -> InstanceTarget:
+    """The trigger instance ``instance_id`` as a subscription target (its URLs and clientState, which
+    never leaves the connector). Input errors name ``field_name``: unknown or disabled instance, a
+    polling one (no URL), another connection's, no state store; with ``subscribing``, an instance
+    whose trigger does not deliver subscriptions made for it."""
+
+    def refuse(reason: str) -> InputValidationError:
+        return InputValidationError([FieldError(field_name, reason)])
+
+    if ctx.store is None:
+        raise refuse("needs the connector's state store, where trigger instances are kept")
+    instance = ctx.store.get_trigger_instance(instance_id)
+    if instance is None or instance.status == "disabled":
+        raise refuse("is not an enabled trigger instance (`outlook-connector triggers list` shows them)")
+    public_url = instance.state.get("public_url")
+    if not public_url:
+        raise refuse("is a polling trigger instance: it has no webhook URL")
+    if instance.connection_name != ctx.connection.name:
+        raise refuse("belongs to another connection; run this action with the instance's connection")
+    from triggers.lifecycle import Endpoints  # triggers build on actions: imported when used
+    from triggers.plan import ADOPTING_TRIGGERS
+
+    if subscribing and instance.trigger_key not in ADOPTING_TRIGGERS:
+        raise refuse(
+            f"is a {instance.trigger_key} instance, which reports only its own subscriptions; enable a"
+            f" {' or '.join(sorted(ADOPTING_TRIGGERS))} trigger for subscriptions made here"
+        )
+
+    endpoints = Endpoints.for_instance(str(public_url), instance.id)
+    own: set[str] = set()
+    for watch in instance.state.get("watches", []):
+        if watch.get("subscription_id"):
+            own.add(str(watch["subscription_id"]))
+        own.update(str(old) for old in watch.get("retired", []))
+    return InstanceTarget(
+        instance.id,
+        endpoints.notification_url,
+        endpoints.lifecycle_url,
+        instance.client_state,
+        frozenset(own),
+    )

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from actions import _template
 from actions._batch import MAX_BATCH, SubAnswer, SubRequest, run_batch
 from actions._inputs import MailboxInput
-from actions._mail import REQUEST_LIMIT, AttachmentInput, _looks_like_address
+from actions._mail import ATTACHMENT_FORMS, REQUEST_LIMIT, AttachmentInput, Attachments, _looks_like_address
 from connector import _limits
 from connector.context import ActionContext, quote_segment
 from connector.errors import AuthError, ConnectorError, FieldError, GraphError, InputValidationError
@@ -337,10 +337,10 @@ class SendTemplatedMessagesInput(MailboxInput):
         " fails that row alone.",
         examples=[[{"Email": "alex@contoso.com", "First Name": "Alex", "Order Number": 1042}]],
     )
-    attachments: list[AttachmentInput] = Field(
+    attachments: Attachments = Field(
         default_factory=list,
         title="Attachments",
-        description="Files added to every message; under 3 MB in all.",
+        description="Files added to every message; under 3 MB in all." + ATTACHMENT_FORMS,
     )
     save_to_sent_items: bool = Field(default=True, title="Save to Sent Items")
     run_id: str | None = Field(

@@ -49,15 +49,17 @@ def get_calendar(ctx: ActionContext, params: GetCalendarInput) -> dict[str, Any]
 
 class CreateCalendarInput(MailboxInput):
     name: str = Field(min_length=1, title="Name", examples=["Team offsites"])
-    color: CalendarColor | None = Field(
-        default=None, title="Colour", description="Outlook's colour theme for the calendar. Empty: auto."
+    color: CalendarColor = Field(
+        default="auto",
+        title="Colour",
+        description="Outlook's colour theme for the calendar (auto: Outlook picks).",
     )
 
 
 @returns(Calendar)
 def create_calendar(ctx: ActionContext, params: CreateCalendarInput) -> dict[str, Any]:
     body: dict[str, Any] = {"name": params.name}
-    if params.color:
+    if params.color != "auto":  # auto is what Graph gives a calendar created without one
         body["color"] = params.color
     created: dict[str, Any] = ctx.graph.post_json(f"{ctx.mailbox(params.user_id)}/calendars", json=body)
     return created
@@ -67,7 +69,11 @@ class UpdateCalendarInput(GetCalendarInput):
     """Only the fields given change: a missing name or colour keeps its current value."""
 
     name: str | None = Field(default=None, min_length=1, title="New name")
-    color: CalendarColor | None = Field(default=None, title="New colour")
+    color: CalendarColor | None = Field(
+        default=None,
+        title="New colour",
+        description="auto lets Outlook pick. Empty: the colour stays as it is (only fields given change).",
+    )
 
     @model_validator(mode="after")
     def _something_to_change(self) -> UpdateCalendarInput:

@@ -479,10 +479,28 @@ class ScheduleInput(TimeZoneInput):
     )
     start: str = Field(
         title="From",
-        description="Wall-clock start in `time_zone` (UTC if empty).",
+        description="Wall-clock start in `start_time_zone` (else `time_zone`, else UTC).",
         examples=["2026-12-03T09:00:00"],
     )
-    end: str = Field(title="To", examples=["2026-12-03T18:00:00"])
+    end: str = Field(
+        title="To",
+        description="Wall-clock end in `end_time_zone` (else `time_zone`, else UTC).",
+        examples=["2026-12-03T18:00:00"],
+    )
+    start_time_zone: str | None = Field(
+        default=None,
+        min_length=1,
+        title="Start time zone",
+        description="Time zone of `start` (Windows or IANA name). Empty: `time_zone`, else UTC.",
+        examples=["Pacific Standard Time"],
+    )
+    end_time_zone: str | None = Field(
+        default=None,
+        min_length=1,
+        title="End time zone",
+        description="Time zone of `end`. Empty: `time_zone`, else UTC.",
+        examples=["Eastern Standard Time"],
+    )
     interval: int = Field(
         default=30,
         ge=5,
@@ -504,8 +522,8 @@ def get_schedule_availability(ctx: ActionContext, params: ScheduleInput) -> dict
     zone = params.time_zone or DEFAULT_TIME_ZONE
     body = {
         "schedules": list(params.schedules),
-        "startTime": date_time_time_zone(params.start, zone),
-        "endTime": date_time_time_zone(params.end, zone),
+        "startTime": date_time_time_zone(params.start, params.start_time_zone or zone),
+        "endTime": date_time_time_zone(params.end, params.end_time_zone or zone),
         "availabilityViewInterval": params.interval,
     }
     answer = ctx.graph.post_json(

@@ -14,10 +14,12 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from actions._graph import delta_output, odata_params
 from actions._inputs import MailboxInput
 from actions._mail import (
+    ATTACHMENT_FORMS,
     REQUEST_LIMIT,
     MessageContentInput,
     Recipients,
     UploadableAttachmentInput,
+    UploadableAttachments,
     addresses,
     recipients_json,
 )
@@ -47,11 +49,12 @@ class RespondInput(MessageIdInput):
     cc: Recipients = Field(
         default_factory=list, title="Cc", description="Replace the Cc line (empty: Outlook's default)."
     )
-    attachments: list[UploadableAttachmentInput] = Field(
+    attachments: UploadableAttachments = Field(
         default_factory=list,
         title="Attachments",
         description="Files up to 150 MB each. Under 3 MB they go with the request; a larger one makes the"
-        " action create the response as a draft, upload the file in chunks and then send the draft.",
+        " action create the response as a draft, upload the file in chunks and then send the draft."
+        + ATTACHMENT_FORMS,
     )
 
     @field_validator("attachments")

@@ -17,15 +17,32 @@ class ListMailFoldersInput(MailboxInput, PagingInput):
     include_hidden: bool = Field(
         default=False, title="Include hidden folders", description="Also list folders Outlook hides."
     )
+    parent_folder_id: str | None = Field(
+        default=None,
+        min_length=1,
+        title="Parent folder",
+        description="List the folders directly inside this one (id or well-known name). Empty: the"
+        " top-level folders.",
+        examples=["inbox"],
+        json_schema_extra={"data_source": "select_mail_folder"},
+    )
 
 
-MailFolderPage = page_output("folders", MailFolder, "The mailbox's top-level mail folders.")
+MailFolderPage = page_output(
+    "folders", MailFolder, "The mailbox's top-level mail folders, or those of `parent_folder_id`."
+)
 
 
 @returns(MailFolderPage)
 def list_mail_folders(ctx: ActionContext, params: ListMailFoldersInput) -> dict[str, Any]:
     query = {"includeHiddenFolders": "true"} if params.include_hidden else None
-    return list_output(ctx, f"{ctx.mailbox(params.user_id)}/mailFolders", params, "folders", params=query)
+    base = ctx.mailbox(params.user_id)
+    path = (
+        f"{base}/mailFolders/{quote_segment(params.parent_folder_id)}/childFolders"
+        if params.parent_folder_id
+        else f"{base}/mailFolders"
+    )
+    return list_output(ctx, path, params, "folders", params=query)
 
 
 # -- one folder --------------------------------------------------------------------------------------

@@ -8,7 +8,13 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 
 from actions._graph import list_output, odata_params
 from actions._inputs import MailboxInput, PagingInput
-from actions._mail import MessageContentInput, UploadableAttachmentInput, addresses
+from actions._mail import (
+    ATTACHMENT_FORMS,
+    MessageContentInput,
+    UploadableAttachmentInput,
+    UploadableAttachments,
+    addresses,
+)
 from actions._upload import send_draft_with_uploads
 from actions.models import DeletedOutput, Message, page_output
 from connector.context import ActionContext, quote_segment
@@ -114,12 +120,12 @@ def get_message(ctx: ActionContext, params: GetMessageInput) -> dict[str, Any]:
 
 
 class SendMessageInput(MessageContentInput, MailboxInput):
-    attachments: list[UploadableAttachmentInput] = Field(  # type: ignore[assignment]
+    attachments: UploadableAttachments = Field(  # type: ignore[assignment]
         default_factory=list,
         title="Attachments",
         description="Files up to 150 MB each. Under 3 MB they go with the message; a larger one makes the"
         " action create a draft, upload the file in chunks and send the draft (which Graph always keeps"
-        " in Sent Items).",
+        " in Sent Items)." + ATTACHMENT_FORMS,
     )
     save_to_sent_items: bool = Field(
         default=True, title="Save to Sent Items", description="Keep a copy in the sender's Sent Items."

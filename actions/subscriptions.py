@@ -8,6 +8,7 @@ notifications, so outputs say only whether one is set (``hasClientState``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -92,12 +93,23 @@ class SubscriptionIdInput(ActionInput):
     )
 
 
+_INSTANCE_HELP = (
+    "Send the notifications to this `webhook` trigger instance (the instance_id of its events, or"
+    " `triggers list`) instead of a notification_url: its URL and secret clientState are filled in"
+    " (never shown), and the trigger delivers the messages, events and contacts they report."
+)
+
+
 class NotificationFields(ActionInput):
-    notification_url: str = Field(
+    notification_url: str | None = Field(
+        default=None,
         title="Notification URL",
         description="Where Graph POSTs notifications: https (http only for localhost). Graph first"
-        " checks it answers its validation request.",
+        " checks it answers its validation request. Required unless `trigger_instance_id` is given.",
         examples=["https://hooks.example.com/outlook"],
+    )
+    trigger_instance_id: str | None = Field(
+        default=None, min_length=1, max_length=200, title="Trigger instance", description=_INSTANCE_HELP
     )
     expiration_minutes: int | None = Field(
         default=None, ge=1, title="Lifetime (minutes)", description=_EXPIRY_HELP
@@ -119,6 +131,31 @@ class NotificationFields(ActionInput):
     )
 
     _urls = field_validator("notification_url", "lifecycle_notification_url")(subs.check_notification_url)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> NotificationFields:
+        if self.trigger_instance_id is None and self.notification_url is None:
+            raise ValueError("notification_url: is required (or name a trigger_instance_id)")
+        if self.trigger_instance_id is not None and self.notification_url is not None:
+            raise ValueError("trigger_instance_id: give it or notification_url, not both")
+        if self.trigger_instance_id is not None and self.client_state is not None:
+            raise ValueError("client_state: a trigger instance's own secret is used; leave it empty")
+        return self
+
+
+@dataclass(frozen=True)
+class _Target:
+    notification_url: str
+    client_state: str | None = field(default=None, repr=False)
+
+
+def _target(ctx: ActionContext, params: NotificationFields) -> _Target:
+    """The notification URL and clientState: as given, or the trigger instance's."""
+    if params.trigger_instance_id is not None:
+        instance = subs.instance_target(ctx, params.trigger_instance_id, subscribing=True)
+        return _Target(instance.notification_url, instance.client_state)
+    assert params.notification_url is not None  # _one_target
+    return _Target(params.notification_url, params.client_state)
 
 
 class CreateSubscriptionInput(MailboxInput, NotificationFields):
@@ -185,17 +222,19 @@ def _create(
     *,
     at: str | None = None,
     extra: dict[str, Any] | None = None,
+    target: _Target | None = None,
 ) -> dict[str, Any]:
+    target = target or _target(ctx, params)
     rich = bool((extra or {}).get("includeResourceData"))
     expiry = subs.expiry(resource, rich, minutes=params.expiration_minutes, at=at)
     body: dict[str, Any] = {
         "changeType": ",".join(change_types),
-        "notificationUrl": params.notification_url,
+        "notificationUrl": target.notification_url,
         "resource": resource,
         "expirationDateTime": subs.graph_time(expiry.moment),
     }
-    if params.client_state:
-        body["clientState"] = params.client_state
+    if target.client_state:
+        body["clientState"] = target.client_state
     if params.lifecycle_notification_url:
         body["lifecycleNotificationUrl"] = params.lifecycle_notification_url
     body.update(extra or {})
@@ -236,21 +275,48 @@ class ReusableInput(MailboxInput, NotificationFields):
         description="Which changes to be told about.",
         json_schema_extra={"uniqueItems": True},
     )
+    expiration_date_time: str | None = Field(
+        default=None,
+        title="Expires at",
+        description="An exact expiry (ISO 8601) instead of `expiration_minutes` (clamped to Graph's"
+        " maximum).",
+        examples=["2026-11-25T18:00:00Z"],
+    )
+    allow_duplicates: bool = Field(
+        default=False,
+        title="Allow duplicates",
+        description="Always create a new subscription, even when an identical one (same resource,"
+        " change types and URL) exists; off: that one is renewed instead.",
+    )
 
     _types = field_validator("change_types")(subs.check_change_types)
+    _expiry = field_validator("expiration_date_time")(subs.check_expiry_text)
+
+    @model_validator(mode="after")
+    def _one_expiry(self) -> ReusableInput:
+        if self.expiration_date_time is not None and self.expiration_minutes is not None:
+            raise ValueError("expiration_date_time: give it or expiration_minutes, not both")
+        return self
 
 
 def _create_or_reuse(ctx: ActionContext, resource: str, params: ReusableInput) -> dict[str, Any]:
     """Renew the identical subscription if there is one (the seed connector compared only the URL,
     so a second folder or other change types silently reused the wrong one); else create it."""
-    existing = subs.find_same(ctx, resource, params.change_types, params.notification_url)
+    target = _target(ctx, params)
+    at = params.expiration_date_time
+    existing = (
+        None
+        if params.allow_duplicates
+        else subs.find_same(ctx, resource, params.change_types, target.notification_url)
+    )
     if existing is not None:
         try:
-            return _renew(ctx, str(existing["id"]), existing, params.expiration_minutes, None, reused=True)
+            return _renew(ctx, str(existing["id"]), existing, params.expiration_minutes, at, reused=True)
         except GraphError as exc:
             if exc.status != 404:  # expired between the list and the renewal: make a new one
                 raise
-    return {**_create(ctx, resource, list(params.change_types), params), "reused": False}
+    created = _create(ctx, resource, list(params.change_types), params, at=at, target=target)
+    return {**created, "reused": False}
 
 
 class CreateEventSubscriptionInput(ReusableInput):
@@ -316,11 +382,38 @@ class ListSubscriptionsInput(ActionInput):
         title="Notification URL",
         description="Only subscriptions posting to this URL.",
     )
+    show_instance_webhooks: bool = Field(
+        default=False,
+        title="Show instance webhooks",
+        description="Only subscriptions posting to the trigger instance `trigger_instance_id` names.",
+    )
+    trigger_instance_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        title="Trigger instance",
+        description="A webhook trigger instance (the instance_id of its events): only subscriptions"
+        " posting to it.",
+    )
+
+    @model_validator(mode="after")
+    def _instance_named(self) -> ListSubscriptionsInput:
+        if self.show_instance_webhooks and self.trigger_instance_id is None:
+            raise ValueError(
+                "trigger_instance_id: is required with show_instance_webhooks (the instance_id of the"
+                " trigger's events)"
+            )
+        if self.trigger_instance_id is not None and self.notification_url is not None:
+            raise ValueError("notification_url: give it or trigger_instance_id, not both")
+        return self
 
 
 @returns(SubscriptionPage)
 def list_subscriptions(ctx: ActionContext, params: ListSubscriptionsInput) -> dict[str, Any]:
     # GET /subscriptions takes no query options: Graph pages it, and the filters apply here.
+    url = params.notification_url
+    if params.trigger_instance_id is not None:
+        url = subs.instance_target(ctx, params.trigger_instance_id).notification_url
     pages = ctx.graph.iter_pages(
         params.page_link or "/subscriptions", max_pages=None if params.fetch_all else 1
     )
@@ -330,7 +423,7 @@ def list_subscriptions(ctx: ActionContext, params: ListSubscriptionsInput) -> di
         for subscription in page:
             if wanted and wanted not in str(subscription.get("resource", "")).lower():
                 continue
-            if params.notification_url and subscription.get("notificationUrl") != params.notification_url:
+            if url and subscription.get("notificationUrl") != url:
                 continue
             kept.append(subs.public(subscription))
             if params.limit and len(kept) >= params.limit:
@@ -423,12 +516,33 @@ class UpdateExpirationInput(SubscriptionIdInput):
     expiration_minutes: int | None = Field(
         default=None, ge=1, title="Lifetime (minutes)", description=_EXPIRY_HELP
     )
+    expiration_date_time: str | None = Field(
+        default=None,
+        title="Expires at",
+        description="An exact new expiry (ISO 8601) instead of `expiration_minutes` (clamped to Graph's"
+        " maximum).",
+        examples=["2026-11-25T18:00:00Z"],
+    )
+
+    _expiry = field_validator("expiration_date_time")(subs.check_expiry_text)
+
+    @model_validator(mode="after")
+    def _one_expiry(self) -> UpdateExpirationInput:
+        if self.expiration_date_time is not None and self.expiration_minutes is not None:
+            raise ValueError("expiration_date_time: give it or expiration_minutes, not both")
+        return self
 
 
 @returns(SubscriptionOutput)
 def update_event_subscription_expiration(ctx: ActionContext, params: UpdateExpirationInput) -> dict[str, Any]:
     subscription = ctx.graph.get_json(subs.subscription_path(params.subscription_id))
-    return _renew(ctx, params.subscription_id, subscription, params.expiration_minutes, None)
+    return _renew(
+        ctx,
+        params.subscription_id,
+        subscription,
+        params.expiration_minutes,
+        params.expiration_date_time,
+    )
 
 
 @returns(ReauthorizedOutput)
@@ -448,21 +562,41 @@ def delete_subscription(ctx: ActionContext, params: SubscriptionIdInput) -> dict
 
 
 class DeleteAllInput(ActionInput):
-    notification_url: str = Field(
+    notification_url: str | None = Field(
+        default=None,
         min_length=1,
         title="Notification URL",
         description="Delete every subscription of the app that posts to this URL (a removed flow's"
-        " endpoint).",
+        " endpoint). Required unless `trigger_instance_id` is given.",
         examples=["https://hooks.example.com/outlook/flow-42"],
     )
+    trigger_instance_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        title="Trigger instance",
+        description="Delete the subscriptions made for this webhook trigger instance (the instance_id of"
+        " its events) with the subscription actions; the trigger's own stay (disable the trigger to"
+        " remove them).",
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> DeleteAllInput:
+        if (self.notification_url is None) == (self.trigger_instance_id is None):
+            raise ValueError("notification_url: give it or trigger_instance_id (one of them)")
+        return self
 
 
 @returns(DeleteAllOutput)
 def delete_all_instance_subscriptions(ctx: ActionContext, params: DeleteAllInput) -> dict[str, Any]:
+    url, keep = params.notification_url, frozenset[str]()
+    if params.trigger_instance_id is not None:
+        instance = subs.instance_target(ctx, params.trigger_instance_id)
+        url, keep = instance.notification_url, instance.own_subscription_ids
     deleted: list[str] = []
     failed: list[dict[str, str]] = []
     for subscription in subs.all_subscriptions(ctx):
-        if subscription.get("notificationUrl") != params.notification_url:
+        if subscription.get("notificationUrl") != url or str(subscription.get("id")) in keep:
             continue
         subscription_id = str(subscription["id"])
         try:

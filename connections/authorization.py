@@ -56,13 +56,15 @@ def begin_authorization(
 
     app = _delegated(config)
     state, verifier = new_state(), new_code_verifier()
-    extra = {"response_mode": "query"}
+    # an authorize URL with a query (``...?prompt=consent``) keeps its parameters; the call's win
+    base, _, query = str(app.authorize_url).partition("?")
+    extra = {**dict(parse_qsl(query)), "response_mode": "query"}
     if login_hint:
         extra["login_hint"] = login_hint
     if prompt:
         extra["prompt"] = prompt
     url = authorization_url(
-        str(app.authorize_url),
+        base,
         client_id=app.client_id,
         scope=app.scope,
         redirect_uri=redirect_uri or str(app.redirect_uri),

@@ -11,6 +11,8 @@ from connections.config import (
     CLOUD_DESCRIPTION,
     MULTI_TENANT,
     ConfigModel,
+    OptionalGraphUrl,
+    OptionalText,
     OptionalUrl,
     Tenant,
     client_id_field,
@@ -23,6 +25,21 @@ from connections.identity import AppRegistration
 from connections.identity_errors import ErrorContext
 
 TYPE_KEY = "client_credentials"
+
+
+def _app_scopes(value: str | None) -> str | None:
+    """Client credentials take only ``{resource}/.default`` scopes (the identity platform refuses
+    named permissions in this flow): the app gets every application permission granted to it."""
+    if value is None:
+        return None
+    items = list(dict.fromkeys(value.split()))
+    wrong = [s for s in items if not s.endswith("/.default")]
+    if wrong:
+        raise ValueError(
+            f"client credentials take only '<resource>/.default' scopes, such as"
+            f" https://graph.microsoft.com/.default; not {', '.join(repr(w) for w in wrong[:3])}"
+        )
+    return " ".join(items)
 
 
 def _specific_tenant(value: str) -> str:
@@ -43,17 +60,27 @@ class ClientCredentialsConfig(ConfigModel):
     )
     client_id: str = client_id_field()
     client_secret: SecretStr = client_secret_field(required=True)
-    default_mailbox: str = Field(
-        title="Default mailbox",
+    default_mailbox: OptionalText = Field(
+        default=None,
+        title="Default mailbox (user id)",
         description=(
-            "Mailbox (user id or user principal name) that actions use when they name none; required, "
-            "since an app-only connection has no signed-in user (/me)."
+            "Mailbox (user id or user principal name) that actions use when they name none. Empty: every"
+            " mailbox action must name its mailbox (user_id), since an app-only connection has no"
+            " signed-in user (/me)."
         ),
-        min_length=1,
         examples=["support@contoso.com"],
     )
+    scopes: Annotated[OptionalText, AfterValidator(_app_scopes)] = Field(
+        default=None,
+        title="Scopes",
+        description=(
+            "The app-only scope, '<resource>/.default' (every application permission granted to the app)."
+            " Empty: the cloud's Graph, e.g. https://graph.microsoft.com/.default."
+        ),
+        examples=["https://graph.microsoft.com/.default"],
+    )
     cloud: CloudName = Field(default="global", title="Cloud", description=CLOUD_DESCRIPTION)
-    graph_base_url: OptionalUrl = graph_base_url_field()
+    graph_base_url: OptionalGraphUrl = graph_base_url_field()
     login_base_url: OptionalUrl = login_base_url_field()
 
     def endpoints(self) -> Endpoints:
@@ -61,7 +88,7 @@ class ClientCredentialsConfig(ConfigModel):
 
     def registration(self, connection: str = "") -> AppRegistration:
         endpoints = self.endpoints()
-        scope = default_scope(endpoints.graph_resource)
+        scope = self.scopes or default_scope(endpoints.graph_resource)
         secret = self.client_secret.get_secret_value()
         return AppRegistration(
             client_id=self.client_id,

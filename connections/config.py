@@ -7,6 +7,7 @@ workflow builder renders them as password inputs; the store keeps them encrypted
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -90,6 +91,14 @@ def _without_trailing_slash(value: str) -> str:
     return value.rstrip("/")
 
 
+def with_graph_version(value: str) -> str:
+    """A Graph root given without its version (``https://graph.microsoft.com``, Prismatic's default
+    Base URL) gets ``/v1.0``; a URL with a path (``.../v1.0``, ``.../beta``, a proxy's) is kept."""
+    from connections.clouds import GRAPH_VERSION
+
+    return value if urlsplit(value).path.strip("/") else f"{value.rstrip('/')}/{GRAPH_VERSION}"
+
+
 def check_scopes(value: str) -> str:
     items = value.split()
     if not items:
@@ -102,6 +111,9 @@ Tenant = Annotated[str, StringConstraints(pattern=TENANT_PATTERN)]
 Url = Annotated[str, StringConstraints(pattern=URL_PATTERN), AfterValidator(_without_trailing_slash)]
 """An http(s) URL without query or fragment, kept without its trailing slash."""
 OptionalUrl = Annotated[Url | None, BeforeValidator(_blank_to_none)]
+GraphUrl = Annotated[Url, AfterValidator(with_graph_version)]
+"""A Graph root; without a version path it gets /v1.0."""
+OptionalGraphUrl = Annotated[GraphUrl | None, BeforeValidator(_blank_to_none)]
 RedirectUri = Annotated[str, StringConstraints(pattern=REDIRECT_URI_PATTERN)]
 Scopes = Annotated[str, StringConstraints(pattern=r"\S"), AfterValidator(check_scopes)]
 OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none)]
@@ -123,8 +135,9 @@ def graph_base_url_field() -> Any:
         default=None,
         title="Graph base URL (advanced)",
         description=(
-            "Overrides where Microsoft Graph is reached, version included (e.g. a local sandbox or a "
-            "proxy). Empty: the cloud's Graph endpoint, e.g. https://graph.microsoft.com/v1.0."
+            "Overrides where Microsoft Graph is reached (e.g. a local sandbox or a proxy); a URL without a "
+            "version path gets /v1.0 (https://graph.microsoft.com works). Empty: the cloud's Graph "
+            "endpoint, e.g. https://graph.microsoft.com/v1.0."
         ),
         examples=["http://127.0.0.1:8765/v1.0"],
     )
@@ -163,3 +176,35 @@ def client_secret_field(required: bool) -> Any:
         description=description,
         json_schema_extra=SECRET,
     )
+
+
+FLOW_PARAMETERS = frozenset(
+    {
+        "client_id",
+        "response_type",
+        "redirect_uri",
+        "scope",
+        "state",
+        "code_challenge",
+        "code_challenge_method",
+        "response_mode",
+    }
+)
+"""Authorize-request parameters the sign-in sets itself: configured extras may not carry them."""
+
+
+def check_authorize_query(query: str) -> str:
+    """Extra authorize parameters (``prompt=consent&login_hint=...``): a query string without the
+    flow's own parameters."""
+    from urllib.parse import parse_qsl
+
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        raise ValueError(
+            "expected a query string such as prompt=consent&login_hint=user@example.com"
+        ) from None
+    taken = sorted({k for k, _ in pairs} & FLOW_PARAMETERS)
+    if taken:
+        raise ValueError(f"the sign-in sets {', '.join(taken)} itself; remove it")
+    return query

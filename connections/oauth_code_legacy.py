@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, ConfigDict, Field
 
 from connections.clouds import CLOUDS, GRAPH_VERSION, Endpoints
 from connections.config import (
@@ -10,14 +13,17 @@ from connections.config import (
     DEFAULT_REDIRECT_URI,
     DEFAULT_SCOPES,
     ConfigModel,
+    GraphUrl,
     OptionalSecret,
     OptionalText,
     RedirectUri,
     Scopes,
     Url,
+    check_authorize_query,
     client_id_field,
     client_secret_field,
     secret_value,
+    with_graph_version,
 )
 from connections.connection import DelegatedConnection
 from connections.identity import AppRegistration
@@ -25,21 +31,46 @@ from connections.identity_errors import ErrorContext
 
 TYPE_KEY = "oauth2_code_legacy"
 _GLOBAL = CLOUDS["global"]
+_AUTHORITY = f"{_GLOBAL.login}/common/oauth2/v2.0"
+DEFAULT_AUTHORIZE_URL = f"{_AUTHORITY}/authorize?prompt=consent"
+DEFAULT_TOKEN_URL = f"{_AUTHORITY}/token"
+
+
+def _authorize_url(value: str) -> str:
+    """An http(s) URL whose query (``?prompt=consent``, ``&login_hint=...``) is kept and sent with
+    every sign-in; parameters the flow sets itself are refused."""
+    parts = urlsplit(value)
+    if (
+        parts.scheme not in ("https", "http")
+        or not parts.netloc
+        or parts.fragment
+        or any(c.isspace() for c in value)
+    ):
+        raise ValueError("expected an http(s) URL, such as " + DEFAULT_AUTHORIZE_URL)
+    if parts.query:
+        check_authorize_query(parts.query)
+    return value
+
+
+AuthorizeUrl = Annotated[str, AfterValidator(_authorize_url)]
 
 
 class OAuthCodeLegacyConfig(ConfigModel):
     """Deprecated: the authorization-code connection with explicit authorize and token URLs. Kept for
     existing flows; new flows should use the "Microsoft account (OAuth 2.0)" connection (oauth2_code)."""
 
-    authorize_url: Url = Field(
+    authorize_url: AuthorizeUrl = Field(
+        default=DEFAULT_AUTHORIZE_URL,
         title="Authorize URL",
-        description="The identity platform's authorization endpoint.",
-        examples=["https://login.microsoftonline.com/common/oauth2/v2.0/authorize"],
+        description="The identity platform's authorization endpoint; a query (?prompt=consent) is sent"
+        " with every sign-in.",
+        examples=[DEFAULT_AUTHORIZE_URL, "https://login.microsoftonline.com/common/oauth2/v2.0/authorize"],
     )
     token_url: Url = Field(
+        default=DEFAULT_TOKEN_URL,
         title="Token URL",
         description="The identity platform's token endpoint.",
-        examples=["https://login.microsoftonline.com/common/oauth2/v2.0/token"],
+        examples=[DEFAULT_TOKEN_URL],
     )
     client_id: str = client_id_field()
     client_secret: OptionalSecret = client_secret_field(required=False)
@@ -55,11 +86,11 @@ class OAuthCodeLegacyConfig(ConfigModel):
         description="Where the user is sent back after signing in; it must be registered on the app.",
         examples=["http://localhost"],
     )
-    graph_base_url: Url = Field(
-        default=f"{_GLOBAL.graph}/{GRAPH_VERSION}",
+    graph_base_url: GraphUrl = Field(
+        default=_GLOBAL.graph,
         title="Graph base URL",
-        description="Microsoft Graph root, version included.",
-        examples=[f"{_GLOBAL.graph}/{GRAPH_VERSION}"],
+        description="Microsoft Graph root; without a version path /v1.0 is added.",
+        examples=[_GLOBAL.graph, f"{_GLOBAL.graph}/{GRAPH_VERSION}"],
     )
     default_mailbox: OptionalText = Field(
         default=None, title="Default mailbox", description=DEFAULT_MAILBOX_DESCRIPTION
@@ -69,7 +100,7 @@ class OAuthCodeLegacyConfig(ConfigModel):
 
     def endpoints(self) -> Endpoints:
         return Endpoints(
-            graph_base_url=self.graph_base_url,
+            graph_base_url=with_graph_version(self.graph_base_url),
             graph_resource=_GLOBAL.graph,
             login_base_url=None,
             authorize_url=self.authorize_url,

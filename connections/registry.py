@@ -112,8 +112,17 @@ def parse_config(type_key: str, config: Mapping[str, Any] | ConfigModel) -> Conf
     try:
         return model.model_validate(dict(config))
     except ValidationError as exc:
-        errors = [FieldError(_field_path(tuple(e["loc"])), e["msg"]) for e in exc.errors()]
+        errors = [_config_error(tuple(e["loc"]), str(e["msg"])) for e in exc.errors()]
         raise InputValidationError(errors, what=f"{type_key} connection settings") from None
+
+
+def _config_error(loc: tuple[int | str, ...], message: str) -> FieldError:
+    """A config check's error; a check of several fields names its field as ``"field: reason"``."""
+    reason = message.removeprefix("Value error, ")
+    if not loc and ": " in reason:
+        name, _, reason = reason.partition(": ")
+        return FieldError(name, reason)
+    return FieldError(_field_path(loc), reason)
 
 
 def create_connection(

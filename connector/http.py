@@ -110,6 +110,8 @@ class GraphClient:
         auth: bool = True,
         unprocessed: Collection[int] = UNPROCESSED_STATUSES,
         slots: int = 1,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
         """Send one request (with retries) and return the 2xx response; raise ``GraphError`` otherwise.
 
@@ -121,7 +123,8 @@ class GraphClient:
         ``unprocessed``: the statuses taken as proof that Graph did not run a non-idempotent request
         (so it may be sent again); a caller that must never repeat one narrows it (``{429}``).
         ``slots``: how many of the mailbox's concurrent slots the request holds (a ``$batch`` whose
-        sub-requests Graph runs up to 4 at a time against the mailbox).
+        sub-requests Graph runs up to 4 at a time against the mailbox). ``retry`` and ``timeout``
+        (seconds) replace the client's for this request; the rules on non-idempotent requests hold.
         """
         method = method.upper()
         url = self._resolve(path_or_url, auth)
@@ -131,12 +134,20 @@ class GraphClient:
         if headers:
             hdrs.update(headers)
         request = self._client.build_request(
-            method, url, params=params, json=json, content=content, headers=hdrs
+            method,
+            url,
+            params=params,
+            json=json,
+            content=content,
+            headers=hdrs,
+            timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
         )
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
         held = max(1, min(slots, self._max_concurrency))
-        return self._send(request, idempotent, self._slots_for(mailbox), auth, frozenset(unprocessed), held)
+        return self._send(
+            request, idempotent, self._slots_for(mailbox), auth, frozenset(unprocessed), held, retry
+        )
 
     def get_json(
         self,
@@ -308,8 +319,9 @@ class GraphClient:
         auth: bool,
         unprocessed: frozenset[int] = UNPROCESSED_STATUSES,
         held: int = 1,
+        retry: RetryPolicy | None = None,
     ) -> httpx.Response:
-        policy = self._retry
+        policy = retry or self._retry
         send = self._client.send if auth else self._send_without_auth
         failure: httpx.Response | Exception
         attempt = 0

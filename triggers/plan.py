@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 CHANGE_TYPES = ("created", "updated", "deleted")
+ADOPTING_TRIGGERS = frozenset({"webhook"})
+"""Triggers whose instances also deliver the notifications of subscriptions made for them with the
+subscription actions (``trigger_instance_id``); the others drop notifications of subscriptions they
+did not make."""
 ITEM_KINDS = ("message", "event", "contact")
 
 

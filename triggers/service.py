@@ -40,6 +40,7 @@ from connector.errors import ConnectorError, GraphError
 from connector.store import TriggerInstance
 from triggers import lifecycle
 from triggers.delta import Change, read_changes, start_cursor
+from triggers.plan import ADOPTING_TRIGGERS
 from triggers.processor import deliver_changes
 
 if TYPE_CHECKING:
@@ -443,10 +444,15 @@ class TriggerService:
         plan = self.plan(instance)
         index = _watch_index(instance, str(item.get("subscriptionId") or ""))
         if index is None:
-            log.info("trigger %s: notification of an unknown subscription dropped", instance.id)
-            return 0
-        watch = plan.watches[index]
-        change = self._change_from_item(instance, plan, watch, item)
+            # a subscription made with the subscription actions for this instance: the receiver
+            # checked it carries the instance's clientState, which only the connector holds
+            item_kind = _item_kind(item) if instance.trigger_key in ADOPTING_TRIGGERS else None
+            if item_kind is None:
+                log.info("trigger %s: notification of an unknown subscription dropped", instance.id)
+                return 0
+        else:
+            item_kind = plan.watches[index].item_kind
+        change = self._change_from_item(instance, plan, item)
         if change is None:
             return 0
         return deliver_changes(
@@ -455,13 +461,13 @@ class TriggerService:
             instance,
             [change],
             "webhook",
-            item_kind=watch.item_kind,
+            item_kind=item_kind,
             subscription_id=str(item.get("subscriptionId")),
             received_at=received_at,
         )
 
     def _change_from_item(
-        self, instance: TriggerInstance, plan: TriggerPlan, watch: Watch, item: Mapping[str, Any]
+        self, instance: TriggerInstance, plan: TriggerPlan, item: Mapping[str, Any]
     ) -> Change | None:
         change_type = str(item.get("changeType") or "")
         data = item.get("resourceData") or {}
@@ -618,6 +624,15 @@ def _etag_key(etag: Any) -> str | None:
     if not isinstance(etag, str) or not etag:
         return None
     return etag.removeprefix("W/").strip('"') or None
+
+
+_ITEM_KINDS = {"messages": "message", "events": "event", "contacts": "contact"}
+
+
+def _item_kind(item: Mapping[str, Any]) -> str | None:
+    """``Users/{id}/Messages/{id}`` -> ``message`` (events, contacts likewise); None otherwise."""
+    parts = str(item.get("resource") or "").strip("/").split("/")
+    return _ITEM_KINDS.get(parts[-2].lower()) if len(parts) >= 2 else None
 
 
 def _item_path(item: Mapping[str, Any]) -> str:

@@ -52,7 +52,6 @@ def test_schema_defaults_and_choices() -> None:
         "tenant",
         "client_id",
         "client_secret",
-        "default_mailbox",
     }
     legacy = OAuthCodeLegacyConfig.model_json_schema()
     assert legacy["deprecated"] is True and "Deprecated" in legacy["description"]
@@ -67,10 +66,10 @@ def test_client_credentials_needs_a_specific_tenant(tenant: str) -> None:
         )
 
 
-def test_client_credentials_needs_a_mailbox_and_secret() -> None:
+def test_client_credentials_needs_a_secret_but_no_mailbox() -> None:
     with pytest.raises(InputValidationError) as info:
         parse_config("client_credentials", {"tenant": TENANT, "client_id": "c"})
-    assert {e.path for e in info.value.errors} == {"client_secret", "default_mailbox"}
+    assert {e.path for e in info.value.errors} == {"client_secret"}
 
 
 def test_invalid_settings_name_fields_but_never_values() -> None:
