@@ -17,7 +17,7 @@ from connector.runtime import Runtime
 from connector.store import TriggerInstance
 from tests.triggers.harness import Harness, harness
 from triggers import polling
-from triggers.delivery import CallbackDelivery
+from triggers.delivery import CallbackDelivery, TriggerEvent
 from triggers.health import health
 from triggers.polling import PollProgress
 from triggers.service import TriggerService
@@ -216,3 +216,27 @@ def test_cancel_is_stored_before_its_own_delta_pass(h: Harness) -> None:
         status == "cancelled" and cursor is None for _, status, cursor in watching.seen
     )
     assert _instance(h, instance.id).state["watches"][0]["cursor"]
+
+
+def test_the_worker_runs_the_periodic_catch_up_with_its_renewal_pass(h: Harness) -> None:
+    import threading
+
+    from triggers.worker import Worker
+
+    h.service.enable("mail_message_webhook", h.connection.name, INBOX)
+    lost = h.create_message("lost while the receiver was down")["id"]
+    arrived = threading.Event()
+
+    def accept(event: TriggerEvent) -> bool:
+        if event.resource_id == lost:
+            arrived.set()
+        return False  # never refuse
+
+    h.host.refuse = accept
+    worker = Worker(h.service, renew_every=3600.0, catch_up_every=timedelta(0))
+    worker.start(process=False)  # as `serve` and `triggers worker` run it
+    try:
+        assert arrived.wait(30), "the worker did not catch up"
+    finally:
+        worker.stop()
+    assert [e.source for e in h.host.events] == ["delta"]
