@@ -254,7 +254,8 @@ def poll(
                     break
     except Exception as exc:
         message = exc.message if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
-        store.record_trigger_error(instance_id, message)
+        if not isinstance(exc, InputValidationError):  # a caller's mistake is not the instance's health
+            store.record_trigger_error(instance_id, message)
         if isinstance(exc, GraphError) and exc.status in CONNECTION_FAILURES:
             runtime.note_health(connection, message)
         raise

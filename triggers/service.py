@@ -37,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from actions._subscriptions import parse_graph_time
-from connector.errors import ConnectorError, GraphError
+from connector.errors import ConfigurationError, ConnectorError, GraphError
 from connector.store import TriggerInstance
 from triggers import lifecycle
 from triggers.delta import DEFAULT_PAGE_SIZE, Change, DeltaRead, read_changes, start_cursor
@@ -212,6 +212,11 @@ class TriggerService:
             )
         connection = self.connection(connection_name)
         plan: TriggerPlan = self.runtime.trigger_plan(trigger_key, dict(input), connection)
+        from connections.shared_mailbox import webhook_refusal
+
+        refused = webhook_refusal(connection)  # Graph would refuse the subscription (403)
+        if refused is not None:
+            raise ConfigurationError(refused)
         if self.public_url is None:
             raise ConnectorError("enabling a trigger needs the public URL of the receiver (--public-url)")
         state = {"public_url": self.public_url, "watches": [_watch_state(w) for w in plan.watches]}
