@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from actions import _template
 from actions._batch import MAX_BATCH, SubAnswer, SubRequest, run_batch
+from actions._deferred import SendAtInput, deferred_properties, deferred_until
 from actions._inputs import MailboxInput
 from actions._mail import ATTACHMENT_FORMS, REQUEST_LIMIT, AttachmentInput, Attachments, _looks_like_address
 from connector import _limits
@@ -304,7 +305,7 @@ def update_messages(ctx: ActionContext, params: UpdateMessagesInput) -> dict[str
 
 
 # == Send Templated Messages ===========================================================================
-class SendTemplatedMessagesInput(MailboxInput):
+class SendTemplatedMessagesInput(SendAtInput, MailboxInput):
     subject_template: str = Field(
         min_length=1,
         title="Subject",
@@ -410,6 +411,10 @@ class SendTemplatedMessagesOutput(BaseModel):
     unknown: int
     already_sent: int
     batches: int = Field(description="How many $batch calls were made.")
+    scheduled_for: str | None = Field(
+        default=None,
+        description="With `send_at` in the future: when Exchange sends the messages (UTC); else null.",
+    )
 
 
 @dataclass
@@ -446,7 +451,7 @@ def _addresses(row: dict[str, Any], column: str | None, field_name: str) -> list
     return out
 
 
-def _message(params: SendTemplatedMessagesInput, row: dict[str, Any]) -> dict[str, Any]:
+def _message(params: SendTemplatedMessagesInput, row: dict[str, Any], until: str | None) -> dict[str, Any]:
     subject = " ".join(_template.render(params.subject_template, row).splitlines())
     if len(subject) > 255:
         raise _template.RowError(f"the subject is {len(subject)} characters once filled; at most 255")
@@ -468,7 +473,7 @@ def _message(params: SendTemplatedMessagesInput, row: dict[str, Any]) -> dict[st
             message[graph_name] = found
     if params.attachments:
         message["attachments"] = [a.to_graph() for a in params.attachments]
-    return message
+    return {**message, **deferred_properties(until)}
 
 
 def _digest(message: dict[str, Any], attachments_digest: str, save: bool) -> str:
@@ -621,12 +626,17 @@ class _Sending:
 
 
 def _prepare(
-    params: SendTemplatedMessagesInput, base: str, shared: str, index: int, data: dict[str, Any]
+    params: SendTemplatedMessagesInput,
+    base: str,
+    shared: str,
+    index: int,
+    data: dict[str, Any],
+    until: str | None = None,
 ) -> tuple[_Row, str | None]:
     """The row's request (and journal key), or the reason it fails alone."""
     row = _Row(index, _recipient_text(data, params.to_column))
     try:
-        message = _message(params, data)
+        message = _message(params, data, until)
     except _template.RowError as exc:
         return row, str(exc)
     row.recipient = ", ".join(r["emailAddress"]["address"] for r in message["toRecipients"])
@@ -651,8 +661,9 @@ def send_templated_messages(ctx: ActionContext, params: SendTemplatedMessagesInp
     sending = _Sending(ctx, _Journal(ctx, params.run_id), ctx.mailbox(params.user_id), {})
     ready: list[_Row] = []
     shared = _attachments_digest(params.attachments)
+    until = deferred_until(params.send_at)
     for index, data in enumerate(params.rows):
-        row, problem = _prepare(params, sending.base, shared, index, data)
+        row, problem = _prepare(params, sending.base, shared, index, data, until)
         earlier = sending.journal.previous(row.key) if row.key and problem is None else None
         if problem is not None:
             sending.record(row, "failed", problem)
@@ -664,7 +675,7 @@ def send_templated_messages(ctx: ActionContext, params: SendTemplatedMessagesInp
         sending.send(batch)
     rows = [sending.outcomes[i] for i in range(len(params.rows))]
     counts = {s: sum(r["status"] == s for r in rows) for s in ("sent", "failed", "unknown", "already_sent")}
-    return {"rows": rows, "count": len(rows), **counts, "batches": sending.calls}
+    return {"rows": rows, "count": len(rows), **counts, "batches": sending.calls, "scheduled_for": until}
 
 
 def _recipient_text(row: dict[str, Any], column: str) -> str:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from actions._deferred import SendAtInput, deferred_properties, deferred_until
 from actions._graph import delta_output, odata_params
 from actions._inputs import MailboxInput
 from actions._mail import (
@@ -105,14 +107,27 @@ class ForwardDraftInput(RespondInput):
     )
 
 
-def respond_body(params: RespondInput, kind: Respond) -> dict[str, Any] | None:
+class SendReplyInput(ReplyInput, SendAtInput):
+    """Reply, now or at `send_at`."""
+
+
+class SendReplyAllInput(ReplyAllInput, SendAtInput):
+    """Reply to all, now or at `send_at`."""
+
+
+class SendForwardInput(ForwardInput, SendAtInput):
+    """Forward, now or at `send_at`."""
+
+
+def respond_body(params: RespondInput, kind: Respond, until: str | None = None) -> dict[str, Any] | None:
     """The body of reply/replyAll/forward (and their create* drafts); None when there is nothing to say.
 
     Forward takes its recipients as ``toRecipients`` beside the comment; reply takes them in ``message``.
-    Files of 3 MB or more are not in it: they are uploaded into the draft afterwards.
+    Files of 3 MB or more are not in it: they are uploaded into the draft afterwards. ``until``: the
+    deferred-send time, set on the response's ``message``.
     """
     body: dict[str, Any] = {}
-    message: dict[str, Any] = {}
+    message: dict[str, Any] = deferred_properties(until)
     if params.comment:
         body["comment"] = params.comment
     to = getattr(params, "to", None) or []
@@ -135,38 +150,48 @@ class RespondedOutput(BaseModel):
     sent: bool = Field(description="True once Graph accepted the message for delivery.")
     message_id: str = Field(description="The message replied to or forwarded.")
     to: list[str] = Field(description="Recipients named in the input (Outlook adds its defaults).")
+    scheduled_for: str | None = Field(
+        default=None, description="With `send_at` in the future: when Exchange sends it (UTC); else null."
+    )
 
 
 _CREATE = {"reply": "createReply", "replyAll": "createReplyAll", "forward": "createForward"}
 
 
-def _respond(ctx: ActionContext, params: RespondInput, kind: Respond) -> dict[str, Any]:
+def _respond(
+    ctx: ActionContext, params: RespondInput, kind: Respond, send_at: datetime | None
+) -> dict[str, Any]:
     """reply/replyAll/forward in one request; with a file of 3 MB or more: createReply (...) with the
     comment, recipients and small files -> upload the large files into that draft -> send it."""
+    until = deferred_until(send_at)
+    body = respond_body(params, kind, until)
     large = params.large_attachments()
     if large:
-        draft = ctx.graph.post_json(
-            f"{_message_path(ctx, params)}/{_CREATE[kind]}", json=respond_body(params, kind)
-        )
+        draft = ctx.graph.post_json(f"{_message_path(ctx, params)}/{_CREATE[kind]}", json=body)
         send_draft_with_uploads(ctx, ctx.mailbox(params.user_id), draft, large)
     else:
-        ctx.graph.request("POST", f"{_message_path(ctx, params)}/{kind}", json=respond_body(params, kind))
-    return {"sent": True, "message_id": params.message_id, "to": addresses(getattr(params, "to", []))}
+        ctx.graph.request("POST", f"{_message_path(ctx, params)}/{kind}", json=body)
+    return {
+        "sent": True,
+        "message_id": params.message_id,
+        "to": addresses(getattr(params, "to", [])),
+        "scheduled_for": until,
+    }
 
 
 @returns(RespondedOutput)
-def reply_to_message(ctx: ActionContext, params: ReplyInput) -> dict[str, Any]:
-    return _respond(ctx, params, "reply")
+def reply_to_message(ctx: ActionContext, params: SendReplyInput) -> dict[str, Any]:
+    return _respond(ctx, params, "reply", params.send_at)
 
 
 @returns(RespondedOutput)
-def reply_all_to_message(ctx: ActionContext, params: ReplyAllInput) -> dict[str, Any]:
-    return _respond(ctx, params, "replyAll")
+def reply_all_to_message(ctx: ActionContext, params: SendReplyAllInput) -> dict[str, Any]:
+    return _respond(ctx, params, "replyAll", params.send_at)
 
 
 @returns(RespondedOutput)
-def forward_message(ctx: ActionContext, params: ForwardInput) -> dict[str, Any]:
-    return _respond(ctx, params, "forward")
+def forward_message(ctx: ActionContext, params: SendForwardInput) -> dict[str, Any]:
+    return _respond(ctx, params, "forward", params.send_at)
 
 
 def _create_response_draft(
@@ -219,19 +244,27 @@ def create_draft(ctx: ActionContext, params: CreateDraftInput) -> dict[str, Any]
     return draft
 
 
-class SendDraftInput(MessageIdInput):
-    """Sends a draft (it then moves to Sent Items)."""
+class SendDraftInput(MessageIdInput, SendAtInput):
+    """Sends a draft (it then moves to Sent Items), now or at `send_at`."""
 
 
 class SentDraftOutput(BaseModel):
     sent: bool = Field(description="True once Graph accepted the draft for delivery.")
     id: str = Field(description="The draft's id (the sent copy in Sent Items gets a new one).")
+    scheduled_for: str | None = Field(
+        default=None, description="With `send_at` in the future: when Exchange sends it (UTC); else null."
+    )
 
 
 @returns(SentDraftOutput)
 def send_draft(ctx: ActionContext, params: SendDraftInput) -> dict[str, Any]:
-    ctx.graph.request("POST", f"{_message_path(ctx, params)}/send")
-    return {"sent": True, "id": params.message_id}
+    """With a future ``send_at`` the draft first gets the deferred-send time (a PATCH), then is sent."""
+    path = _message_path(ctx, params)
+    until = deferred_until(params.send_at)
+    if until is not None:
+        ctx.graph.patch_json(path, json=deferred_properties(until))
+    ctx.graph.request("POST", f"{path}/send")
+    return {"sent": True, "id": params.message_id, "scheduled_for": until}
 
 
 # -- update ------------------------------------------------------------------------------------------

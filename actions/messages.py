@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
+from actions._deferred import SendAtInput, deferred_properties, deferred_until
 from actions._graph import list_output, odata_params
 from actions._inputs import MailboxInput, PagingInput
 from actions._mail import (
@@ -119,7 +120,7 @@ def get_message(ctx: ActionContext, params: GetMessageInput) -> dict[str, Any]:
     return message
 
 
-class SendMessageInput(MessageContentInput, MailboxInput):
+class SendMessageInput(MessageContentInput, SendAtInput, MailboxInput):
     attachments: UploadableAttachments = Field(  # type: ignore[assignment]
         default_factory=list,
         title="Attachments",
@@ -151,16 +152,21 @@ class SendMessageOutput(BaseModel):
     bcc: list[str]
     attachments: int = Field(description="How many files were attached.")
     saved_to_sent_items: bool
+    scheduled_for: str | None = Field(
+        default=None, description="With `send_at` in the future: when Exchange sends it (UTC); else null."
+    )
 
 
 @returns(SendMessageOutput)
 def send_message(ctx: ActionContext, params: SendMessageInput) -> dict[str, Any]:
     mailbox = ctx.mailbox(params.user_id)
+    until = deferred_until(params.send_at)
+    message = {**params.message_json(), **deferred_properties(until)}
     large = [a for a in params.attachments if not a.fits_inline]
     if large:
-        _send_with_uploads(ctx, mailbox, params, large)
+        _send_with_uploads(ctx, mailbox, message, large)
     else:
-        body = {"message": params.message_json(), "saveToSentItems": params.save_to_sent_items}
+        body = {"message": message, "saveToSentItems": params.save_to_sent_items}
         ctx.graph.request("POST", f"{mailbox}/sendMail", json=body)
     return {
         "sent": True,
@@ -170,18 +176,19 @@ def send_message(ctx: ActionContext, params: SendMessageInput) -> dict[str, Any]
         "bcc": addresses(params.bcc),
         "attachments": len(params.attachments),
         "saved_to_sent_items": params.save_to_sent_items,
+        "scheduled_for": until,
     }
 
 
 def _send_with_uploads(
-    ctx: ActionContext, mailbox: str, params: SendMessageInput, large: list[UploadableAttachmentInput]
+    ctx: ActionContext, mailbox: str, message: dict[str, Any], large: list[UploadableAttachmentInput]
 ) -> None:
     """Attachments of 3 MB or more: create a draft, upload them into it, send the draft (once).
 
     If creating or uploading fails, the draft is deleted (best effort) and nothing is sent. The send
     itself is a POST that is never repeated when Graph may have applied it.
     """
-    draft = ctx.graph.post_json(f"{mailbox}/messages", json=params.message_json())
+    draft = ctx.graph.post_json(f"{mailbox}/messages", json=message)
     send_draft_with_uploads(ctx, mailbox, draft, large)
 
 

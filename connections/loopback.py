@@ -90,18 +90,22 @@ def run_loopback_flow(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     login_hint: str | None = None,
+    prompt: str | None = None,
     transport: httpx.BaseTransport | None = None,
     clock: Callable[[], float] = time.time,
     connection: str = "",
 ) -> TokenSet:
     """Listen on 127.0.0.1, call ``open_browser(authorize_url)``, wait for the redirect (at most
-    ``timeout`` seconds), check its state and redeem the code (PKCE)."""
+    ``timeout`` seconds), check its state and redeem the code (PKCE). ``login_hint`` and ``prompt``
+    (``select_account``, ``login``, ``consent``) go into the authorize URL."""
     app = connection_config.registration(connection)
     port, path = _listen_target(app.redirect_uri or "")
     server = _CallbackServer(port, path or "/")
     try:
         redirect_uri = f"http://localhost:{server.server_port}{path}"
-        request = begin_authorization(connection_config, redirect_uri=redirect_uri, login_hint=login_hint)
+        request = begin_authorization(
+            connection_config, redirect_uri=redirect_uri, login_hint=login_hint, prompt=prompt
+        )
         server.state = request.state  # set before serving starts
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()

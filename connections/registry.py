@@ -156,12 +156,21 @@ def load_connection(
     transport: httpx.BaseTransport | None = None,
     clock: Callable[[], float] = time.time,
 ) -> StoredConnection:
-    """The saved connection ``name``; ``ConfigurationError`` if there is none."""
+    """The saved connection ``name``; ``ConfigurationError`` if there is none. A shared mailbox
+    (``connections.shared_mailbox``) comes with the connection it signs in with."""
     record = store.get_connection(name)
     if record is None:
         raise ConfigurationError(
             f"no connection named {name!r}; create one with `outlook-connector connect {name} ...`"
         )
+    if record.type_key == "shared_mailbox":
+        from connections import shared_mailbox
+
+        via = str(record.config.get("via") or "")
+        if not via or via == name:
+            raise ConfigurationError(f"saved shared mailbox {name!r} names no connection to sign in with")
+        signer = load_connection(store, via, transport=transport, clock=clock)
+        return shared_mailbox.wrap(name, signer, record.config)  # type: ignore[return-value]
     kind = connection_type(record.type_key)
     known = kind.config_model.model_fields
     values = {k: v for k, v in {**record.config, **record.secrets}.items() if k in known}
@@ -183,11 +192,15 @@ def connect_interactively(
     open_browser: Callable[[str], None],
     *,
     timeout: float = 300.0,
+    login_hint: str | None = None,
+    prompt: str | None = "select_account",
     transport: httpx.BaseTransport | None = None,
     clock: Callable[[], float] = time.time,
 ) -> StoredConnection:
     """Create connection ``name`` after proving it works: a browser sign-in (authorization code
-    types, through a local listener) or a first app-only token (client credentials)."""
+    types, through a local listener) or a first app-only token (client credentials). The sign-in
+    asks which account to use (``prompt=select_account``), so a second account can be added
+    while the browser is signed in to another; ``login_hint`` pre-fills it."""
     from connections.identity import TokenClient
     from connections.loopback import run_loopback_flow
 
@@ -195,7 +208,14 @@ def connect_interactively(
     model = parse_config(type_key, config)
     if kind.signs_in:
         tokens = run_loopback_flow(
-            model, open_browser, timeout=timeout, transport=transport, clock=clock, connection=name
+            model,
+            open_browser,
+            timeout=timeout,
+            login_hint=login_hint,
+            prompt=prompt,
+            transport=transport,
+            clock=clock,
+            connection=name,
         )
     else:
         client = TokenClient(model.registration(name), transport=transport, clock=clock)
@@ -206,6 +226,45 @@ def connect_interactively(
     return create_connection(store, name, type_key, model, tokens=tokens, transport=transport, clock=clock)
 
 
+ACCOUNT_NAMESPACE = "connection-account"
+"""kv namespace: connection name -> the address of the account it signed in as."""
+
+
+def note_account(store: Store, name: str, address: str | None) -> None:
+    """Remember which account connection ``name`` acts as (shown by ``connections list``)."""
+    if address:
+        store.kv_put(ACCOUNT_NAMESPACE, name, address)
+    else:
+        store.kv_delete(ACCOUNT_NAMESPACE, name)
+
+
+def account_of(store: Store, record: ConnectionRecord) -> str | None:
+    """The mailbox address a connection acts on: a shared mailbox's, the signed-in account noted at
+    sign-in, or an app-only connection's default mailbox (None: unknown, or any mailbox)."""
+    if record.type_key == "shared_mailbox":
+        return str(record.config.get("mailbox") or "") or None
+    noted = store.kv_get(ACCOUNT_NAMESPACE, record.name)
+    if isinstance(noted, str) and noted:
+        return noted
+    mailbox = record.config.get("default_mailbox")
+    return str(mailbox) if mailbox else None
+
+
+def delete_connection(store: Store, name: str) -> list[str]:
+    """Forget connection ``name`` and the shared mailboxes that sign in with it; the names deleted
+    (dependents first), [] if there was none. Disable their trigger instances before."""
+    from connections.shared_mailbox import dependents
+
+    if store.get_connection(name) is None:
+        return []
+    removed = []
+    for each in [*dependents(store, name), name]:
+        if store.delete_connection(each):
+            store.kv_delete(ACCOUNT_NAMESPACE, each)
+            removed.append(each)
+    return removed
+
+
 def _iso(epoch: float | None) -> str | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
@@ -213,6 +272,9 @@ def _iso(epoch: float | None) -> str | None:
 def connection_summary(record: ConnectionRecord) -> dict[str, Any]:
     """A saved connection for listings: type, health and settings (never secrets or tokens)."""
     kind = CONNECTION_TYPES.get(record.type_key)
+    label = kind.label if kind else record.type_key
+    if record.type_key == "shared_mailbox":
+        label = f"Shared mailbox {record.config.get('mailbox')} (via {record.config.get('via')})"
     if record.last_error:
         health, detail = "failing", record.last_error
     elif record.last_success_at is not None:
@@ -223,7 +285,7 @@ def connection_summary(record: ConnectionRecord) -> dict[str, Any]:
     return {
         "name": record.name,
         "type": record.type_key,
-        "label": kind.label if kind else record.type_key,
+        "label": label,
         "health": health,
         "detail": detail,
         "signed_in": record.has_tokens,

@@ -43,6 +43,16 @@ def health(
     return Health("healthy", None)
 
 
+_SEVERITY: dict[str, int] = {"healthy": 0, "never synced": 1, "stale": 2, "error": 3}
+
+
+def worst(found: list[Health]) -> Health:
+    """The worst of several healths (error > stale > never synced > healthy); never synced for none."""
+    if not found:
+        return Health("never synced", None)
+    return max(found, key=lambda h: _SEVERITY[h.status])
+
+
 def _ago(seconds: float) -> str:
     """``3 min ago``, ``26 h ago``, ``3 d ago``."""
     seconds = max(0.0, seconds)

@@ -68,6 +68,36 @@ class PollProgress:
     """Graph's count of the items a backfill reads (None: unknown; show pages)."""
     caught_up: bool
     backfill: bool
+    rate: float | None = None
+    """Backfill items read per second since it started (None: not a backfill, or no time yet)."""
+    eta_seconds: float | None = None
+    """Seconds until the backfill is read, at that rate (None: unknown total or rate)."""
+
+
+def backfill_progress(
+    instance_id: str, watch: int, backfill: Mapping[str, Any], caught_up: bool, now: float
+) -> PollProgress:
+    """A backfill's progress (from the watch state's ``backfill``), with its rate and ETA."""
+    items, total = int(backfill.get("items") or 0), backfill.get("total")
+    elapsed = now - float(backfill.get("started_at") or now)
+    rate = items / elapsed if elapsed > 0 and items else None
+    eta = None
+    if caught_up:
+        eta = 0.0
+    elif rate and isinstance(total, int):
+        eta = max(0, total - items) / rate
+    return PollProgress(
+        instance_id=instance_id,
+        watch=watch,
+        pages=int(backfill.get("pages") or 0),
+        items=items,
+        delivered=int(backfill.get("delivered") or 0),
+        total=total if isinstance(total, int) else None,
+        caught_up=caught_up,
+        backfill=True,
+        rate=rate,
+        eta_seconds=eta,
+    )
 
 
 @dataclass
@@ -186,7 +216,10 @@ def poll(
                 entries = _watches(instance, plan)
                 entry = entries[index]
                 if entry.get("cursor") is None:
-                    entry = _first_cursor(client, watch, backfill, clock)
+                    previous = entry.get("backfill")  # a cancelled backfill's record stays
+                    entry = _first_cursor(client, watch, None if previous else backfill, clock)
+                    if previous:
+                        entry["backfill"] = previous
                     entries[index] = entry
                     if not store.update_trigger_state(
                         instance_id, {**instance.state, "watches": entries}, expected=instance.state
@@ -221,7 +254,8 @@ def poll(
                     break
     except Exception as exc:
         message = exc.message if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
-        store.record_trigger_error(instance_id, message)
+        if not isinstance(exc, InputValidationError):  # a caller's mistake is not the instance's health
+            store.record_trigger_error(instance_id, message)
         if isinstance(exc, GraphError) and exc.status in CONNECTION_FAILURES:
             runtime.note_health(connection, message)
         raise
@@ -238,10 +272,14 @@ def _first_cursor(
 ) -> dict[str, Any]:
     if backfill is None:
         return {"resource": watch.resource, "cursor": start_cursor(client, watch)}
-    now = clock()
+    return {"resource": watch.resource, **first_backfill(client, watch, backfill, clock())}
+
+
+def first_backfill(client: Any, watch: Any, backfill: str, now: float) -> dict[str, Any]:
+    """A watch's first cursor and progress record for a backfill of range ``backfill`` (polling and
+    webhook instances alike): ``{"cursor", "backfill": {...}}``. One request: Graph's item count."""
     since = backfill_since(backfill, now)
     return {
-        "resource": watch.resource,
         "cursor": backfill_cursor(client, watch, since),
         "backfill": {
             "range": backfill,
@@ -320,17 +358,19 @@ def _poll_watch(
             ):
                 return "cancelled"
             continue
-        if progress is not None:
+        if progress is not None and running is not None:
+            progress(backfill_progress(instance_id, index, running, read.caught_up, clock()))
+        elif progress is not None:
             progress(
                 PollProgress(
                     instance_id=instance_id,
                     watch=index,
-                    pages=running["pages"] if running else report.pages,
-                    items=running["items"] if running else polled_items,
-                    delivered=running["delivered"] if running else polled_delivered,
-                    total=running["total"] if running else None,
+                    pages=report.pages,
+                    items=polled_items,
+                    delivered=polled_delivered,
+                    total=None,
                     caught_up=read.caught_up,
-                    backfill=running is not None,
+                    backfill=False,
                 )
             )
         if read.caught_up:
@@ -363,22 +403,32 @@ def cancel(
     connection: Connection | None = None,
     clock: Callable[[], float] = time.time,
 ) -> TriggerInstance:
-    """End the instance's backfill: its cursor moves to now (the rest of the backfill is skipped)."""
+    """End the instance's backfill (polling or webhook): its cursor moves to now, the rest of the
+    backfill is skipped. The cancel is stored first, so a running poll or catch-up stops after the
+    page it is on; the cursor "from now" (a pass over the folder) is taken after."""
     instance = _require(store, instance_id)
     entries = [dict(w) for w in instance.state.get("watches", [])]
     running = [i for i, w in enumerate(entries) if (w.get("backfill") or {}).get("status") == "running"]
     if not running:
         raise ConnectorError(f"trigger instance {instance_id!r} has no backfill in progress")
-    connection = connection or _load_connection(store, instance.connection_name)
-    plan: TriggerPlan = runtime.trigger_plan(instance.trigger_key, dict(instance.config), connection)
-    client = runtime.client_for(connection)
     for index in running:
-        entries[index]["cursor"] = start_cursor(client, plan.watches[index])
+        entries[index]["cursor"] = None  # "take a cursor from now" until the one below is stored
         entries[index]["backfill"] = {
             **entries[index]["backfill"],
             "status": "cancelled",
             "finished_at": clock(),
         }
-    # unconditional: a poll running meanwhile fails its compare-and-set and stops
-    store.update_trigger_state(instance_id, {**instance.state, "watches": entries})
+    cancelled = {**instance.state, "watches": entries}
+    # unconditional: a poll or catch-up running meanwhile fails its compare-and-set and stops
+    store.update_trigger_state(instance_id, cancelled)
+    connection = connection or _load_connection(store, instance.connection_name)
+    plan: TriggerPlan = runtime.trigger_plan(instance.trigger_key, dict(instance.config), connection)
+    client = runtime.client_for(connection)
+    now_cursors = {index: start_cursor(client, plan.watches[index]) for index in running}
+    current = _require(store, instance_id)
+    watches = [dict(w) for w in current.state.get("watches", [])]
+    for index, cursor in now_cursors.items():
+        if watches[index].get("cursor") is None:  # nobody took one meanwhile
+            watches[index]["cursor"] = cursor
+    store.update_trigger_state(instance_id, {**current.state, "watches": watches}, expected=current.state)
     return _require(store, instance_id)

@@ -8,8 +8,10 @@ An instance's ``state`` (JSON, owned by this module)::
 
     {"public_url": where the receiver is (recreated subscriptions keep it),
      "watches": [{"resource", "subscription_id", "expires_at" (epoch s), "cursor" (delta link),
-                  "retired": [old subscription ids], "needs_catch_up": bool}],
-     "certificate": {"certificate_b64", "certificate_id"}}      # only with includeResourceData
+                  "retired": [old subscription ids], "needs_catch_up": bool,
+                  "backfill": {...}}],   # as triggers.polling's, when enabled with a backfill
+     "certificate": {"certificate_b64", "certificate_id"},      # only with includeResourceData
+     "caught_up_at": epoch s of the last complete delta catch-up}
 
 and its ``secrets`` hold ``private_key_pem`` for rich notifications. Watches are the trigger plan's,
 in order; the plan is recomputed from the instance's config whenever it is needed (it is pure).
@@ -36,10 +38,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from actions._subscriptions import parse_graph_time
-from connector.errors import ConnectorError, GraphError
+from connector.errors import ConfigurationError, ConnectorError, GraphError
 from connector.store import TriggerInstance
 from triggers import lifecycle
-from triggers.delta import Change, read_changes, start_cursor
+from triggers.delta import DEFAULT_PAGE_SIZE, Change, DeltaRead, read_changes, start_cursor
 from triggers.plan import ADOPTING_TRIGGERS
 from triggers.processor import deliver_changes
 
@@ -50,12 +52,18 @@ if TYPE_CHECKING:
     from connector.store import QueuedNotification, Store
     from triggers.delivery import Delivery
     from triggers.plan import TriggerPlan, Watch
+    from triggers.polling import PollProgress
     from triggers.rich import TokenValidator
 
 log = logging.getLogger("outlook_connector.triggers")
 
 DEFAULT_RENEW_MARGIN = timedelta(hours=12)
 """Renew subscriptions expiring within this (Outlook allows ~70 h, 24 h with resource data)."""
+SYNC_RENEW_MARGIN = timedelta(days=1)
+"""``sync`` renews a subscription expiring within this."""
+DEFAULT_CATCH_UP_EVERY = timedelta(hours=24)
+"""``catch_up_due``: a webhook instance whose last delta read is older than this reads delta again,
+so a notification lost while the receiver was down is delivered within a day on a quiet mailbox."""
 MAX_RETRY_DELAY = 300.0
 _RETIRED_KEPT = 5
 _HELD = "trigger-held-items"
@@ -94,6 +102,8 @@ class RenewReport:
     recreated: list[str] = field(default_factory=list)
     caught_up: int = 0
     failed: dict[str, str] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)
+    """Instances a subscription of which was renewed or recreated, or that caught up."""
     pruned: int = 0
     """Delivered-change keys forgotten (older than ``DELIVERED_RETENTION``)."""
     skipped: list[str] = field(default_factory=list)
@@ -109,11 +119,36 @@ class RenewReport:
         }
 
 
+@dataclass
+class SyncReport:
+    """What ``sync`` did for one instance: changes delivered, subscriptions renewed or recreated."""
+
+    instance_id: str
+    kind: str
+    """``webhook`` | ``polling``."""
+    delivered: int = 0
+    renewed: list[str] = field(default_factory=list)
+    recreated: list[str] = field(default_factory=list)
+    status: str = "caught_up"
+    """``caught_up``, or a polling instance's ``paused`` / ``cancelled``."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "instance_id": self.instance_id,
+            "kind": self.kind,
+            "status": self.status,
+            "delivered": self.delivered,
+            "renewed": self.renewed,
+            "recreated": self.recreated,
+        }
+
+
 class TriggerService:
     """Enable, renew and disable trigger instances, and process their queued notifications.
 
     ``worker`` names this process's claims on the queue; ``lease_seconds`` is how long a claimed
     notification stays invisible to other workers. ``clock`` gives epoch seconds (tests move it).
+    ``page_size``: items per delta page a catch-up (or a webhook backfill) reads.
     """
 
     def __init__(
@@ -126,6 +161,7 @@ class TriggerService:
         worker: str | None = None,
         lease_seconds: float = 60.0,
         clock: Callable[[], float] = time.time,
+        page_size: int = DEFAULT_PAGE_SIZE,
     ) -> None:
         if public_url is not None and not public_url.startswith(("https://", "http://")):
             raise ConnectorError("public_url must be the http(s) URL Graph can reach the receiver at")
@@ -136,6 +172,8 @@ class TriggerService:
         self.worker = worker or f"worker-{secrets.token_hex(4)}"
         self.lease_seconds = lease_seconds
         self.clock = clock
+        self.page_size = page_size
+        """Items per delta page a catch-up asks for."""
         self._connections: dict[str, Connection] = {}
         self._validators: dict[str, TokenValidator] = {}
         self._guard = threading.Lock()
@@ -170,9 +208,22 @@ class TriggerService:
         return datetime.fromtimestamp(self.clock(), UTC)
 
     # -- enable / disable ----------------------------------------------------------------------------
-    def enable(self, trigger_key: str, connection_name: str, input: Mapping[str, Any]) -> TriggerInstance:
+    def enable(
+        self,
+        trigger_key: str,
+        connection_name: str,
+        input: Mapping[str, Any],
+        *,
+        backfill: str | None = None,
+    ) -> TriggerInstance:
         """Create an instance and its subscriptions. Bad input raises before any request; a failure
-        half-way removes what was made."""
+        half-way removes what was made. ``backfill`` (``30d``, ``90d``, ``12m``, ``all``) makes the
+        first catch-up deliver the existing items of that range (as ``triggers poll`` does); the
+        worker's next pass or ``sync`` runs it."""
+        from triggers.polling import backfill_since, first_backfill
+
+        if backfill is not None:
+            backfill_since(backfill, self.clock())  # a bad range fails before any request
         entry = self.runtime.manifest.triggers.get(trigger_key)
         if entry is not None and entry.get("kind") == "polling":
             raise ConnectorError(
@@ -180,6 +231,11 @@ class TriggerService:
             )
         connection = self.connection(connection_name)
         plan: TriggerPlan = self.runtime.trigger_plan(trigger_key, dict(input), connection)
+        from connections.shared_mailbox import webhook_refusal
+
+        refused = webhook_refusal(connection)  # Graph would refuse the subscription (403)
+        if refused is not None:
+            raise ConfigurationError(refused)
         if self.public_url is None:
             raise ConnectorError("enabling a trigger needs the public URL of the receiver (--public-url)")
         state = {"public_url": self.public_url, "watches": [_watch_state(w) for w in plan.watches]}
@@ -204,12 +260,17 @@ class TriggerService:
         try:
             client = self.runtime.client_for(connection)
             for index, watch in enumerate(plan.watches):
-                cursor = start_cursor(client, watch)  # before the subscription: no change falls between
-                self._set_watch(instance.id, index, cursor=cursor)
+                # the cursor before the subscription: no change falls between
+                if backfill is None:
+                    self._set_watch(instance.id, index, cursor=start_cursor(client, watch))
+                else:
+                    first = first_backfill(client, watch, backfill, self.clock())
+                    self._set_watch(instance.id, index, needs_catch_up=True, **first)
                 self._subscribe(client, instance, index, watch)
         except BaseException:
             self._remove(instance.id)
             raise
+        self.store.record_trigger_success(instance.id)  # subscriptions and cursors exist: healthy
         found = self.store.get_trigger_instance(instance.id)
         assert found is not None
         return found
@@ -294,8 +355,11 @@ class TriggerService:
             except ConnectorError as exc:
                 report.failed[instance.id] = exc.message
                 self.store.record_trigger_error(instance.id, f"renewing: {exc.message}")
+                continue
             finally:
                 self.store.release_lease(lease, self.worker)
+            if instance.id in report.touched:
+                self.store.record_trigger_success(instance.id)  # a renewal is a sync too
         report.pruned = self.store.prune_delivered(DELIVERED_RETENTION.total_seconds())
         return report
 
@@ -306,8 +370,10 @@ class TriggerService:
             sub_id = watch_state.get("subscription_id")
             if watch_state.get("needs_catch_up"):
                 report.caught_up += self._catch_up_watch(instance.id, index, watch)
+                report.touched.add(instance.id)
             if sub_id and float(watch_state.get("expires_at") or 0) > horizon:
                 continue
+            report.touched.add(instance.id)
             renewed = lifecycle.renew_subscription(client, sub_id, watch, self._now()) if sub_id else None
             if renewed is not None:
                 self._set_watch(instance.id, index, expires_at=_expiry(renewed))
@@ -319,32 +385,142 @@ class TriggerService:
             report.caught_up += delivered
 
     # -- catch-up by delta ---------------------------------------------------------------------------
-    def catch_up(self, instance_id: str) -> int:
+    def catch_up(self, instance_id: str, progress: Callable[[PollProgress], None] | None = None) -> int:
         """Deliver the changes since each watch's stored cursor (deduped); store the new cursor only
-        after they were delivered. Returns how many changes were delivered."""
+        after they were delivered. Returns how many changes were delivered. A successful catch-up
+        is a sync (health) and resets the daily catch-up's clock. ``progress`` gets a running
+        backfill's progress after each page."""
         instance = self._require(instance_id)
         plan = self.plan(instance)
-        return sum(self._catch_up_watch(instance_id, i, w) for i, w in enumerate(plan.watches))
+        delivered = sum(self._catch_up_watch(instance_id, i, w, progress) for i, w in enumerate(plan.watches))
+        with self._state_lock(instance_id):
+            current = self._require(instance_id)
+            self.store.update_trigger_state(instance_id, {**current.state, "caught_up_at": self.clock()})
+        self.store.record_trigger_success(instance_id)
+        return delivered
 
-    def _catch_up_watch(self, instance_id: str, index: int, watch: Watch) -> int:
+    def sync(
+        self,
+        instance_id: str,
+        *,
+        renew_margin: timedelta = SYNC_RENEW_MARGIN,
+        progress: Callable[[PollProgress], None] | None = None,
+    ) -> SyncReport:
+        """Sync now: a delta catch-up from the stored cursor (a polling instance: a poll), after
+        renewing a subscription that expires within ``renew_margin`` (recreating one Graph lost).
+        Returns the count of new changes delivered (the dedupe drops what was delivered before)."""
+        instance = self._require(instance_id)
+        if not self.is_webhook(instance):
+            from triggers import polling
+
+            polled = polling.poll(
+                self.store,
+                self.runtime,
+                self.delivery,
+                instance_id,
+                progress=progress,
+                connection=self.connection(instance.connection_name),
+                clock=self.clock,
+            )
+            return SyncReport(instance_id, "polling", polled.delivered, status=polled.status)
+        if instance.status != "active":
+            raise ConnectorError(
+                f"trigger instance {instance_id!r} is {instance.status}: resume it before syncing"
+            )
+        renewal = RenewReport()
+        try:
+            delivered = self.catch_up(instance_id, progress)
+            current = self._require(instance_id)
+            self._renew_instance(current, self.clock() + renew_margin.total_seconds(), renewal)
+            delivered += renewal.caught_up
+        except ConnectorError as exc:
+            self.store.record_trigger_error(instance_id, f"sync: {exc.message}")
+            raise
+        return SyncReport(instance_id, "webhook", delivered, renewal.renewed, renewal.recreated)
+
+    def catch_up_due(self, every: timedelta = DEFAULT_CATCH_UP_EVERY) -> dict[str, int | str]:
+        """Catch up every active webhook instance whose last delta read is ``every`` or more ago
+        (the worker calls this with its renewal pass). Instance id -> changes delivered, or the
+        error message of a failed catch-up (recorded on the instance too)."""
+        done: dict[str, int | str] = {}
+        now = self.clock()
+        for instance in self.store.list_trigger_instances():
+            if instance.status != "active" or not self.is_webhook(instance):
+                continue
+            last = float(instance.state.get("caught_up_at") or instance.created_at or 0.0)
+            if now - last < every.total_seconds():
+                continue
+            try:
+                done[instance.id] = self.catch_up(instance.id)
+            except ConnectorError as exc:
+                done[instance.id] = exc.message
+                self.store.record_trigger_error(instance.id, f"daily catch-up: {exc.message}")
+        return done
+
+    def _catch_up_watch(
+        self,
+        instance_id: str,
+        index: int,
+        watch: Watch,
+        progress: Callable[[PollProgress], None] | None = None,
+    ) -> int:
+        """Read the watch's delta page by page from its cursor and deliver; each page's cursor is
+        stored only while the stored one is still the one read from (a ``cancel`` meanwhile wins and
+        stops the catch-up). A running backfill's progress is counted per page."""
+        from triggers.polling import backfill_progress
+
         delivered = 0
         with self.store.lock(f"trigger-catch-up:{instance_id}:{index}"):
             instance = self._require(instance_id)
             plan = self.plan(instance)
             client = self._client(instance)
-            cursor = _watches(instance)[index].get("cursor") or start_cursor(client, watch)
+            read_from = _watches(instance)[index].get("cursor")
+            cursor = read_from or start_cursor(client, watch)
             while True:
-                read = read_changes(client, watch, cursor)
+                read = read_changes(client, watch, cursor, max_pages=1, page_size=self.page_size)
                 changes = [c for c in (self._enrich_delta(client, plan, watch, c) for c in read.changes) if c]
-                delivered += deliver_changes(
+                count = deliver_changes(
                     self.store, self.delivery, instance, changes, "delta", item_kind=watch.item_kind
                 )
-                cursor = read.cursor
+                delivered += count
+                stored, backfill = self._advance_watch(instance_id, index, read_from, read, count)
+                if not stored:
+                    break  # cancelled (or moved on by another reader) meanwhile
+                if progress is not None and backfill is not None:
+                    progress(backfill_progress(instance_id, index, backfill, read.caught_up, self.clock()))
                 if read.caught_up:
-                    self._set_watch(instance_id, index, cursor=cursor, needs_catch_up=False)
                     break
-                self._set_watch(instance_id, index, cursor=cursor)
+                read_from = cursor = read.cursor
+                if _watches(self._require(instance_id))[index].get("cursor") != read_from:
+                    break  # cancelled between pages
         return delivered
+
+    def _advance_watch(
+        self, instance_id: str, index: int, read_from: str | None, read: DeltaRead, delivered: int
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """Store a page's cursor (and a running backfill's progress) if the stored cursor is still
+        ``read_from``: (stored, the running backfill's record or None)."""
+        with self._state_lock(instance_id):
+            instance = self._require(instance_id)
+            watches = [dict(w) for w in _watches(instance)]
+            entry = watches[index]
+            if read_from is not None and entry.get("cursor") != read_from:
+                return False, None
+            entry["cursor"] = read.cursor
+            if read.caught_up:
+                entry["needs_catch_up"] = False
+            backfill = (
+                dict(entry["backfill"]) if (entry.get("backfill") or {}).get("status") == "running" else None
+            )
+            if backfill is not None:
+                backfill["items"] += read.items
+                backfill["pages"] += read.pages
+                backfill["delivered"] += delivered
+                if read.caught_up:
+                    backfill["status"], backfill["finished_at"] = "done", self.clock()
+                entry["backfill"] = backfill
+            self.store.update_trigger_state(instance_id, {**instance.state, "watches": watches})
+            return True, backfill
 
     def _enrich_delta(
         self, client: GraphClient, plan: TriggerPlan, watch: Watch, change: Change

@@ -3,9 +3,11 @@
 ``Worker(service)`` processes queued notifications as soon as the receiver says it enqueued some
 (``notify``, wired to ``create_app(on_enqueued=...)``) and at least every ``poll_every`` seconds
 (another process's receiver, retries whose backoff ran out), and renews subscriptions every
-``renew_every`` seconds. ``Receiver`` serves ``connector.webhooks.create_app`` with werkzeug's
-threaded server, for ``triggers listen`` and ``serve``; production runs the same app under gunicorn
-and ``outlook-connector triggers worker`` for the rest.
+``renew_every`` seconds; in the same pass it catches up (delta) every webhook instance not caught
+up for ``catch_up_every`` (default a day; None: never), so a lost notification arrives within it.
+``Receiver`` serves ``connector.webhooks.create_app`` with werkzeug's threaded server, for
+``triggers listen`` and ``serve``; production runs the same app under gunicorn and
+``outlook-connector triggers worker`` for the rest.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from triggers.service import DEFAULT_RENEW_MARGIN
+from triggers.service import DEFAULT_CATCH_UP_EVERY, DEFAULT_RENEW_MARGIN
 
 if TYPE_CHECKING:
     from connector.store import Store
@@ -38,8 +40,10 @@ class Worker:
         renew_margin: timedelta = DEFAULT_RENEW_MARGIN,
         on_renewed: Callable[[RenewReport], None] | None = None,
         wake: threading.Event | None = None,
+        catch_up_every: timedelta | None = DEFAULT_CATCH_UP_EVERY,
     ) -> None:
         self.service = service
+        self.catch_up_every = catch_up_every
         self.poll_every = poll_every
         self.renew_every = renew_every
         self.renew_margin = renew_margin
@@ -101,6 +105,11 @@ class Worker:
                     self.on_renewed(report)
             except Exception:
                 log.exception("renewing trigger subscriptions failed")
+            if self.catch_up_every is not None:
+                try:
+                    self.service.catch_up_due(self.catch_up_every)
+                except Exception:
+                    log.exception("the periodic trigger catch-up failed")
             if self._stop.wait(self.renew_every):
                 return
 

@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from connector.cli._common import fail, load_manifest, main, open_store, print_json, read_json_option
+from connector.cli._common import (
+    fail,
+    load_manifest,
+    main,
+    open_store,
+    print_json,
+    read_json_option,
+    runtime_for,
+)
 from connector.errors import ConnectorError
 
 
@@ -29,6 +37,17 @@ from connector.errors import ConnectorError
 )
 @click.option("--app-only", is_flag=True, help="With --sandbox: an app-only (client credentials) connection.")
 @click.option("--no-browser", is_flag=True, help="Print the sign-in URL instead of opening a browser.")
+@click.option(
+    "--login-hint", help="The account to sign in as (pre-filled on the sign-in page; the sandbox's user)."
+)
+@click.option(
+    "--shared-scopes",
+    is_flag=True,
+    help="Also ask for Mail.ReadWrite.Shared, Mail.Send.Shared and Calendars.ReadWrite.Shared (to add"
+    " shared mailboxes with --via later).",
+)
+@click.option("--shared-mailbox", help="Add this shared mailbox (address), signing in with --via's account.")
+@click.option("--via", help="With --shared-mailbox: the saved connection whose sign-in opens it.")
 def connect(
     name: str,
     type_key: str | None,
@@ -36,25 +55,88 @@ def connect(
     sandbox_url: str | None,
     app_only: bool,
     no_browser: bool,
+    login_hint: str | None,
+    shared_scopes: bool,
+    shared_mailbox: str | None,
+    via: str | None,
 ) -> None:
-    """Create connection NAME: sign in through the browser (authorization code), or client credentials."""
+    """Create connection NAME: sign in through the browser (authorization code), or client credentials,
+    or a shared mailbox opened with another connection's sign-in (--shared-mailbox ADDR --via CONN).
+    The browser sign-in asks which account to use, so several accounts can be connected."""
+    if (shared_mailbox is None) != (via is None):
+        raise click.UsageError("--shared-mailbox and --via go together")
     store = open_store()
     try:
+        if shared_mailbox is not None and via is not None:
+            if type_key or config_json or sandbox_url:
+                raise click.UsageError(
+                    "--shared-mailbox takes no --type, --config or --sandbox: --via signs in"
+                )
+            _connect_shared(store, name, via, shared_mailbox)
+            return
         if sandbox_url:
             from connections.sandbox import sandbox_connection
 
-            sandbox_connection(store, sandbox_url.rstrip("/"), "app" if app_only else "delegated", name=name)
+            connection = sandbox_connection(
+                store, sandbox_url.rstrip("/"), "app" if app_only else "delegated", name=name, user=login_hint
+            )
         else:
             if type_key is None:
                 raise click.UsageError("--type is required (or --sandbox URL)")
-            from connections.registry import connect_interactively
+            from connections.registry import connect_interactively, connection_type
 
             config = read_json_option(config_json, "--config")
-            connect_interactively(store, name, type_key, config, open_browser=browser_opener(no_browser))
+            if shared_scopes:
+                config = _with_shared_scopes(config, connection_type(type_key).signs_in)
+            connection = connect_interactively(
+                store, name, type_key, config, open_browser=browser_opener(no_browser), login_hint=login_hint
+            )
+        account = _note_account(store, connection)
     except ConnectorError as exc:
         fail(exc)
     click.echo(
-        f"connection {name!r} saved; try: outlook-connector run get_current_user --connection {name}",
+        f"connection {name!r} saved{f' (acts as {account})' if account else ''}; try: outlook-connector run"
+        f" get_current_user --connection {name}",
+        err=True,
+    )
+
+
+def _with_shared_scopes(config: Any, signs_in: bool) -> Any:
+    from connections.config import DEFAULT_SCOPES
+    from connections.shared_mailbox import SHARED_SCOPES
+
+    if not signs_in:
+        raise click.UsageError(
+            "--shared-scopes applies to a sign-in (oauth2_code), not to app-only connections"
+        )
+    if not isinstance(config, dict):
+        return config  # the connection settings' own check names the problem
+    return {**config, "scopes": f"{config.get('scopes') or DEFAULT_SCOPES} {SHARED_SCOPES}"}
+
+
+def _note_account(store: Any, connection: Any) -> str | None:
+    """Ask Graph who the new connection acts as, and remember it for `connections list`."""
+    from connections.registry import note_account
+
+    try:
+        with runtime_for(store) as runtime:
+            user = runtime.run_action("get_current_user", {}, connection)
+    except ConnectorError as exc:  # app-only without a default mailbox, no User.Read...: not fatal
+        click.echo(f"note: could not read the account's address ({exc.message})", err=True)
+        return None
+    address = user.get("mail") or user.get("userPrincipalName")
+    note_account(store, connection.name, address)
+    return str(address) if address else None
+
+
+def _connect_shared(store: Any, name: str, via: str, mailbox: str) -> None:
+    from connections.shared_mailbox import add_shared_mailbox
+
+    with runtime_for(store) as runtime:
+        add_shared_mailbox(store, runtime.client_for, name, via=via, mailbox=mailbox)
+    click.echo(
+        f"shared mailbox {mailbox} saved as connection {name!r} (signs in through {via!r}); try:"
+        f" outlook-connector run list_messages --connection {name}",
         err=True,
     )
 
@@ -81,15 +163,30 @@ def connections_list(as_json: bool) -> None:
     """Saved connections with their health: healthy, never synced, stale (no success in 25 h), error."""
     import time
 
-    from connections.registry import connection_summary
-    from triggers.health import health
+    from connections.registry import account_of, connection_summary
+    from triggers.health import Health, health, worst
 
     store = open_store()
     now = time.time()
+    instances: dict[str, list[Health]] = {}
+    for instance in store.list_trigger_instances():
+        found = health(instance.last_success_at, instance.last_error, instance.last_error_at, now)
+        instances.setdefault(instance.connection_name, []).append(found)
     rows = []
     for record in store.list_connections():
-        state = health(record.last_success_at, record.last_error, record.last_error_at, now)
-        rows.append({**connection_summary(record), "status": state.status, "status_detail": state.message})
+        own = health(record.last_success_at, record.last_error, record.last_error_at, now)
+        # with trigger instances, the worst of theirs (and the connection's own error, if any)
+        states = instances.get(record.name)
+        state = worst([*states, *([own] if own.status == "error" else [])]) if states else own
+        rows.append(
+            {
+                **connection_summary(record),
+                "account": account_of(store, record),
+                "status": state.status,
+                "status_detail": state.message,
+                "trigger_instances": len(states or []),
+            }
+        )
     if as_json:
         print_json(rows)
         return
@@ -97,7 +194,8 @@ def connections_list(as_json: bool) -> None:
         click.echo("no connections; `outlook-connector connect NAME ...` creates one", err=True)
     for row in rows:
         detail = row["status_detail"] or row.get("detail") or ""
-        click.echo(f"{row['name']:<20} {row['type']:<20} {row['status']:<12} {detail}")
+        account = row["account"] or "-"
+        click.echo(f"{row['name']:<20} {row['type']:<20} {account:<32} {row['status']:<12} {detail}")
 
 
 @connections.command("test")
@@ -119,15 +217,37 @@ def connections_test(name: str) -> None:
         store.record_health(name, ok=True)
     except ConnectorError as exc:
         fail(exc)
+    from connections.registry import note_account
+
+    note_account(store, name, user.get("mail") or user.get("userPrincipalName"))
     print_json({"ok": True, "connection": name, "acts_as": user.get("userPrincipalName") or user.get("id")})
 
 
 @connections.command("delete")
 @click.argument("name")
 def connections_delete(name: str) -> None:
-    """Forget connection NAME and its tokens."""
+    """Forget connection NAME and its tokens, and the shared mailboxes that sign in through it;
+    their trigger instances are disabled first (subscriptions deleted while the sign-in works)."""
+    from connections.registry import delete_connection
+    from connections.shared_mailbox import dependents
+
     store = open_store()
-    if not store.delete_connection(name):
+    if store.get_connection(name) is None:
         click.echo(f"error: no connection named {name!r}", err=True)
         sys.exit(1)
-    click.echo(f"connection {name!r} deleted", err=True)
+    _disable_instances(store, [*dependents(store, name), name])
+    for removed in delete_connection(store, name):
+        click.echo(f"connection {removed!r} deleted", err=True)
+
+
+def _disable_instances(store: Any, names: list[str]) -> None:
+    from connector.cli.triggers import trigger_service
+
+    using = [i for i in store.list_trigger_instances() if i.connection_name in names]
+    if not using:
+        return
+    with runtime_for(store) as runtime:
+        service = trigger_service(store, runtime, None)
+        for instance in using:
+            service.disable(instance.id)
+            click.echo(f"trigger instance {instance.id} of {instance.connection_name!r} disabled", err=True)

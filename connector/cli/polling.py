@@ -20,8 +20,10 @@ from connector.cli.triggers import triggers
 from connector.errors import ConnectorError
 
 
-def _poll_progress(progress: Any) -> None:
-    """One progress line on stderr per page (redrawn in place on a terminal)."""
+def print_progress(progress: Any) -> None:
+    """One progress line on stderr per page (redrawn in place on a terminal); a backfill's shows
+    its rate and ETA: ``backfill [####----] 150/412 items (36%), 6 pages, 150 delivered, 75 items/s,
+    ETA 4 s``."""
     if progress.backfill:
         if progress.total:
             share = min(100, int(progress.items * 100 / progress.total))
@@ -30,13 +32,27 @@ def _poll_progress(progress: Any) -> None:
             line += f", {progress.pages} pages"
         else:
             line = f"backfill: {progress.items} items, {progress.pages} pages"
+        line += f", {progress.delivered} delivered"
+        if progress.rate:
+            line += f", {progress.rate:.0f} items/s"
+        if progress.eta_seconds is not None and not progress.caught_up:
+            line += f", ETA {_duration(progress.eta_seconds)}"
     else:
         line = f"poll: {progress.items} items read, {progress.delivered} delivered, {progress.pages} pages"
-    line += f", {progress.delivered} delivered" if progress.backfill else ""
     if sys.stderr.isatty():
         click.echo("\r" + line, err=True, nl=progress.caught_up)
     else:
         click.echo(line, err=True)
+
+
+def _duration(seconds: float) -> str:
+    """``42 s``, ``7 min``, ``3 h 5 min``."""
+    seconds = max(0, round(seconds))
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 def _polling_summary(instance: Any) -> dict[str, Any]:
@@ -91,7 +107,7 @@ def triggers_poll(
             try:
                 while True:
                     report = polling.poll(
-                        store, runtime, delivery, instance_id, backfill=backfill, progress=_poll_progress
+                        store, runtime, delivery, instance_id, backfill=backfill, progress=print_progress
                     )
                     backfill = None
                     click.echo(

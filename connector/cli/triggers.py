@@ -86,8 +86,17 @@ def triggers_list(as_json: bool) -> None:
 @click.option(
     "--public-url", envvar=PUBLIC_URL_ENV, help=f"Where Graph reaches the receiver (${PUBLIC_URL_ENV})."
 )
+@click.option(
+    "--backfill",
+    type=click.Choice(["30d", "90d", "12m", "all"]),
+    help="Also deliver the existing items of this range (`triggers sync ID` shows its progress).",
+)
 def triggers_enable(
-    key: str, input_json: str | None, connection_name: str | None, public_url: str | None
+    key: str,
+    input_json: str | None,
+    connection_name: str | None,
+    public_url: str | None,
+    backfill: str | None,
 ) -> None:
     """Enable trigger KEY: create its subscriptions to the receiver at --public-url (run `serve`)."""
     raw_input = read_json_option(input_json, "--input")
@@ -101,7 +110,8 @@ def triggers_enable(
             connection_for_run(connection_name, False) as (connection, store),
             runtime_for(store) as runtime,
         ):
-            instance = trigger_service(store, runtime, public_url).enable(key, connection.name, raw_input)
+            service = trigger_service(store, runtime, public_url)
+            instance = service.enable(key, connection.name, raw_input, backfill=backfill)
     except ConnectorError as exc:
         fail(exc)
     print_json(instance_summary(instance))
@@ -198,16 +208,33 @@ def triggers_listen(
         fail(exc)
 
 
+_CATCH_UP_HELP = (
+    "Catch up (delta) every webhook instance not caught up for this many hours, so a notification"
+    " lost while the receiver was down arrives within it on a quiet mailbox (0: never)."
+)
+
+
+def _catch_up_every(hours: float) -> Any:
+    from datetime import timedelta
+
+    return timedelta(hours=hours) if hours > 0 else None
+
+
 @triggers.command("worker")
 @click.option("--renew-every", default=600.0, show_default=True, help="Seconds between renewal passes.")
-def triggers_worker(renew_every: float) -> None:
+@click.option("--catch-up-hours", default=24.0, show_default=True, help=_CATCH_UP_HELP)
+def triggers_worker(renew_every: float, catch_up_hours: float) -> None:
     """Process queued notifications and renew subscriptions (beside a receiver under gunicorn)."""
     from triggers.worker import Worker
 
     store = open_store()
     try:
         with stop_on_sigterm(), runtime_for(store) as runtime:
-            worker = Worker(trigger_service(store, runtime, None), renew_every=renew_every)
+            worker = Worker(
+                trigger_service(store, runtime, None),
+                renew_every=renew_every,
+                catch_up_every=_catch_up_every(catch_up_hours),
+            )
             click.echo("trigger worker running (Ctrl-C stops)", err=True)
             try:
                 with worker:
@@ -225,7 +252,10 @@ def triggers_worker(renew_every: float) -> None:
     "--public-url", envvar=PUBLIC_URL_ENV, help=f"Where Graph reaches this server (${PUBLIC_URL_ENV})."
 )
 @click.option("--renew-every", default=600.0, show_default=True, help="Seconds between renewal passes.")
-def serve_command(host: str, port: int, public_url: str | None, renew_every: float) -> None:
+@click.option("--catch-up-hours", default=24.0, show_default=True, help=_CATCH_UP_HELP)
+def serve_command(
+    host: str, port: int, public_url: str | None, renew_every: float, catch_up_hours: float
+) -> None:
     """Receiver, processor and renewer in one process; events go to stdout as JSON lines."""
     import threading
 
@@ -237,7 +267,12 @@ def serve_command(host: str, port: int, public_url: str | None, renew_every: flo
             wake = threading.Event()
             with Receiver(store, host, port, on_enqueued=lambda _: wake.set()) as receiver:
                 service = trigger_service(store, runtime, public_url or receiver.url)
-                worker = Worker(service, renew_every=renew_every, wake=wake)
+                worker = Worker(
+                    service,
+                    renew_every=renew_every,
+                    wake=wake,
+                    catch_up_every=_catch_up_every(catch_up_hours),
+                )
                 click.echo(f"receiving trigger notifications at {receiver.url} (Ctrl-C stops)", err=True)
                 try:
                     with worker:

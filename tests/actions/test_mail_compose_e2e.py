@@ -60,7 +60,7 @@ def test_reply_reaches_the_sender_with_the_comment(
     out = runtime.run_action(
         "reply_to_message", {"message_id": original["id"], "comment": "Got it, thanks."}, connection
     )
-    assert out == {"sent": True, "message_id": original["id"], "to": []}
+    assert out == {"sent": True, "message_id": original["id"], "to": [], "scheduled_for": None}
     subject = "RE: " + original["subject"]
     (delivered,) = in_folder(server, OTHER, "inbox", subject)
     assert (
@@ -134,7 +134,7 @@ def test_draft_created_updated_and_sent(
     assert updated["subject"] == final and updated["importance"] == "high"
     assert [r["emailAddress"]["address"] for r in updated["toRecipients"]] == [OTHER]
     out = runtime.run_action("send_draft", {"message_id": draft["id"]}, connection)
-    assert out == {"sent": True, "id": draft["id"]}
+    assert out == {"sent": True, "id": draft["id"], "scheduled_for": None}
     assert draft["id"] not in box(server, ME).messages
     (delivered,) = in_folder(server, OTHER, "inbox", final)
     assert delivered["body"]["content"] == "v2" and delivered["importance"] == "high"

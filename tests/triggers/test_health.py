@@ -69,3 +69,13 @@ def test_the_runtime_notes_a_connection_s_success_and_refusal(tmp_path: Path) ->
         runtime.run_action("list_mail_folders", {}, connection)  # noted at once after an error
         record = store.get_connection("work")
         assert record is not None and record.last_error is None
+
+
+def test_the_worst_of_several_healths() -> None:
+    from triggers.health import worst
+
+    ok, new, old, bad = Health("healthy"), Health("never synced"), Health("stale", "x"), Health("error", "y")
+    assert worst([ok, new, ok]) == new
+    assert worst([ok, old, new]) == old
+    assert worst([old, bad, ok]) == bad
+    assert worst([]) == Health("never synced", None)

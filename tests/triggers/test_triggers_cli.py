@@ -172,8 +172,9 @@ def test_enable_list_renew_disable(home: Path, server: SandboxServer) -> None:
             assert instance["trigger"] == "mail_message_webhook" and instance["status"] == "active"
             assert "client_state" not in enabled.stdout and "secrets" not in instance
 
+            # healthy at once: its subscription and cursor exist
             listed = json.loads(cli("triggers", "list", "--json").stdout)
-            assert [(r["id"], r["health"]) for r in listed] == [(instance["id"], "never synced")]
+            assert [(r["id"], r["health"]) for r in listed] == [(instance["id"], "healthy")]
             [subscription] = server.state.subscriptions.list()
             assert listed[0]["subscriptions"][0]["id"] == subscription["id"]
 

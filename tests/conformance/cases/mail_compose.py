@@ -123,7 +123,7 @@ def same_object(call: DocCall, output: dict[str, Any]) -> None:
 
 
 def draft_sent(call: DocCall, output: dict[str, Any]) -> None:
-    assert output == {"sent": True, "id": call.after("messages")}
+    assert output == {"sent": True, "id": call.after("messages"), "scheduled_for": None}
 
 
 def permanently_deleted(call: DocCall, output: dict[str, Any]) -> None:
