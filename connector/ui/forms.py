@@ -87,6 +87,8 @@ def _plain(node: Any, definitions: dict[str, Any], seen: tuple[str, ...]) -> Any
         _unset_choices(out["properties"], set(out.get("required", ())))
     if out.get("format") in PLAIN_FORMATS:
         out.pop("format")
+    if out.get("type") == "boolean":
+        out["format"] = "checkbox"  # a check box rather than a true/false select
     if out.get("type") in SCALAR_TYPES and out.get("examples"):
         out.setdefault("options", {}).setdefault("inputAttributes", {})["placeholder"] = (
             f"e.g. {out['examples'][0]}"

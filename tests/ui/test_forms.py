@@ -102,13 +102,14 @@ def test_optional_choice_without_default_can_stay_unset_and_required_one_cannot(
     assert props["importance"]["enum"] == ["low", "normal"]
 
 
-def test_examples_become_placeholders_and_date_times_plain_text() -> None:
+def test_examples_become_placeholders_date_times_plain_text_and_booleans_check_boxes() -> None:
     schema = form_schema(
         {
             "type": "object",
             "properties": {
                 "since": {"type": "string", "format": "date-time", "examples": ["2026-01-01T00:00:00Z"]},
                 "to": {"type": "string", "format": "email"},
+                "urgent": {"type": "boolean", "default": False},
             },
         }
     )
@@ -116,6 +117,7 @@ def test_examples_become_placeholders_and_date_times_plain_text() -> None:
     assert "format" not in since
     assert since["options"]["inputAttributes"]["placeholder"] == "e.g. 2026-01-01T00:00:00Z"
     assert schema["properties"]["to"]["format"] == "email"
+    assert schema["properties"]["urgent"] == {"type": "boolean", "default": False, "format": "checkbox"}
 
 
 def test_catalogue_groups_every_action_and_the_triggers() -> None:

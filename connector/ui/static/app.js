@@ -110,6 +110,7 @@ async function openStep (kind, key) {
     theme: 'html',
     disable_edit_json: true,
     disable_properties: true,
+    disable_collapse: true,
     disable_array_delete_all_rows: true,
     disable_array_delete_last_row: true,
     prompt_before_delete: false,
@@ -181,8 +182,10 @@ function togglePicker (panel, field, source, editor) {
   const status = el('span', { class: 'muted picker-status' })
   panel.replaceChildren(search, list, more, status)
   let cursor = null
+  let generation = 0
   const load = async (reset) => {
-    if (reset) { cursor = null; list.replaceChildren() }
+    if (reset) { cursor = null; list.replaceChildren(); generation++ }
+    const mine = generation
     const input = { page_size: 20 }
     if (search.value) input.search = search.value
     if (cursor) input.cursor = cursor
@@ -190,6 +193,7 @@ function togglePicker (panel, field, source, editor) {
     if (mailbox && mailbox.getValue()) input.user_id = mailbox.getValue()
     status.textContent = 'loading…'
     const { ok, data } = await api('POST', `/data-sources/${source}`, { connection: $('connection').value, input })
+    if (mine !== generation) return /* an answer to an older search */
     if (!ok) { status.textContent = data.error.message; return }
     for (const option of data.options) {
       list.append(el('li', {}, el('button', { type: 'button', class: 'option', 'data-key': option.key, onclick: () => pick(editor, option, panel) },
@@ -197,7 +201,8 @@ function togglePicker (panel, field, source, editor) {
     }
     cursor = data.next_cursor
     more.hidden = !cursor
-    status.textContent = list.children.length ? '' : 'no options'
+    if (list.children.length) status.textContent = ''
+    else status.textContent = cursor ? 'no match on this page: More… looks further' : 'no options'
   }
   let timer = null
   search.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(() => load(true), 250) })
