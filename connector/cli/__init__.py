@@ -3,7 +3,7 @@
 ``main`` (in ``_common``) is the root group; importing each module registers its commands.
 """
 
-from connector.cli import actions, agents, connections, manifest, polling, sandbox, triggers
+from connector.cli import actions, agents, connections, manifest, polling, sandbox, triggers, ui
 from connector.cli._common import main
 
-__all__ = ["actions", "agents", "connections", "main", "manifest", "polling", "sandbox", "triggers"]
+__all__ = ["actions", "agents", "connections", "main", "manifest", "polling", "sandbox", "triggers", "ui"]

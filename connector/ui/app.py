@@ -40,6 +40,7 @@ def create_app(runtime: Runtime, store: Store) -> Flask:
     app.register_blueprint(api)
     app.add_url_rule("/", "index", lambda: app.send_static_file("index.html"))
     app.register_error_handler(ConnectorError, _connector_error)
+    app.before_request(_local_host_only)
     return app
 
 
@@ -51,6 +52,19 @@ def _workspace(app: Flask | None = None) -> Workspace:
     workspace = (app or current_app).extensions[EXTENSION_KEY]
     assert isinstance(workspace, Workspace)
     return workspace
+
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+
+def _local_host_only() -> ResponseReturnValue | None:
+    """Refuse a request whose Host is not this machine: a web page that rebinds its own name to
+    127.0.0.1 must not reach the user's connections. (Cross-site form posts are refused already:
+    the API reads JSON bodies only, which a browser sends cross-site only after a CORS preflight
+    this app never grants.)"""
+    if request.host.rpartition(":")[0] not in LOCAL_HOSTS and request.host not in LOCAL_HOSTS:
+        return jsonify(error={"type": "ConnectorError", "message": "this page serves 127.0.0.1 only"}), 403
+    return None
 
 
 def _connector_error(error: ConnectorError) -> ResponseReturnValue:

@@ -149,3 +149,17 @@ def test_triggers_start_on_the_sandbox_only_and_check_their_input(ui_app: Flask)
     assert status == 422 and data["error"]["errors"][0]["path"].startswith("change_types")
     bad = client.get("/api/triggers/runs/nope?after=x")
     assert bad.status_code == 400 and "after" in bad.get_json()["error"]["message"]
+
+
+def test_requests_for_another_host_are_refused(ui_app: Flask) -> None:
+    client = ui_app.test_client()
+    refused = client.get("/api/connections", headers={"Host": "rebound.example:8770"})
+    assert refused.status_code == 403
+    assert client.get("/api/connections", headers={"Host": "127.0.0.1:8770"}).status_code == 200
+
+
+def test_form_posts_are_not_read_as_input(ui_app: Flask) -> None:
+    response = ui_app.test_client().post(
+        "/api/run/get_current_user", data="connection=@sandbox", content_type="text/plain"
+    )
+    assert response.status_code == 400 and "JSON" in response.get_json()["error"]["message"]

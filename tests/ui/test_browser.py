@@ -144,6 +144,9 @@ def test_send_message_then_list_a_folder_picked_from_the_dropdown(page: WebDrive
     key = option.get_attribute("data-key")
     option.click()
     assert field(page, "root.folder_id").get_attribute("value") == key
+    assert page.find_element(By.CSS_SELECTOR, '[data-schemapath="root.folder_id"] .picked').text == (
+        "picked: Sent Items"
+    )
     type_into(field(page, "root.search"), subject)
     run_and_wait(page)
     rows = page.find_elements(By.CSS_SELECTOR, 'table.rows[data-list="messages"] tbody tr')

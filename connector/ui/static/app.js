@@ -216,6 +216,9 @@ function pick (editor, option, panel) {
   if (Array.isArray(value)) editor.setValue(value.includes(option.key) ? value : [...value, option.key])
   else editor.setValue(option.key)
   panel.hidden = true
+  let picked = editor.container.querySelector('.picked')
+  if (!picked) { picked = el('span', { class: 'picked muted' }); panel.before(picked) }
+  picked.textContent = `picked: ${option.label}`
 }
 
 /* -- running ---------------------------------------------------------------------------------- */
