@@ -141,7 +141,7 @@ def trigger_events(instance_id: str) -> ResponseReturnValue:
         if not value.isdigit() or len(value) > 9:
             raise ConnectorError(f"{name}: must be a whole number")
     events, run = _workspace().sandbox().events(instance_id, int(after), min(int(wait), MAX_WAIT))
-    return jsonify(events=events, next=int(after) + len(events), stopped=run.stopped)
+    return jsonify(events=events, next=int(after) + len(events), stopped=run.stopped, error=run.error)
 
 
 @api.post("/triggers/runs/<instance_id>/stop")

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from connector.errors import ConfigurationError
+from connector.errors import ConfigurationError, ConnectorError
 
 if TYPE_CHECKING:
     from connections.base import Connection
     from connector.runtime import Runtime
     from connector.store import Store
     from sandbox.server import SandboxServer
-    from triggers.delivery import TriggerEvent
+    from triggers.delivery import Delivery, TriggerEvent
     from triggers.service import TriggerService
     from triggers.worker import Receiver, Worker
 
@@ -29,14 +29,22 @@ SANDBOX = "@sandbox"
 """The name the page uses for the sandbox started on the spot (not a saved connection's name)."""
 
 
+POLL_EVERY = 2.0
+"""Seconds between two polls of a polling trigger started from the page."""
+
+
 @dataclass
 class TriggerRun:
-    """A trigger instance started from the page and the events it delivered so far."""
+    """A trigger instance started from the page, the events it delivered so far and its last
+    error (a polling trigger's failed poll)."""
 
     instance_id: str
     trigger_key: str
     events: list[dict[str, Any]] = field(default_factory=list)
     stopped: bool = False
+    error: str | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    poller: threading.Thread | None = None
 
 
 class SandboxSession:
@@ -89,13 +97,49 @@ class SandboxSession:
                 self._delivered.notify_all()
 
     def start_trigger(self, key: str, raw_input: Any) -> TriggerRun:
-        """Enable trigger ``key`` on the sandbox (bad input raises before any request)."""
+        """Enable trigger ``key`` on the sandbox (bad input raises before any request): a webhook
+        trigger subscribes to the receiver; a polling trigger is polled every ``POLL_EVERY`` s."""
+        entry = self.runtime.manifest.triggers.get(key)
+        if entry is not None and entry.get("kind") == "polling":
+            return self._start_polling(key, raw_input)
         with self._lock:
             service = self._trigger_service()
             instance = service.enable(key, self.connection.name, raw_input or {})
             run = TriggerRun(instance.id, key)
             self._runs[instance.id] = run
             return run
+
+    def _start_polling(self, key: str, raw_input: Any) -> TriggerRun:
+        from triggers import polling
+        from triggers.delivery import CallbackDelivery
+
+        instance = polling.create_instance(
+            self.store, self.runtime, key, self.connection.name, raw_input or {}, connection=self.connection
+        )
+        run = TriggerRun(instance.id, key)
+        with self._lock:
+            self._runs[instance.id] = run
+        delivery = CallbackDelivery(self._record)
+        # the first poll takes the cursor before the page is told the trigger listens
+        polling.poll(self.store, self.runtime, delivery, run.instance_id, connection=self.connection)
+        run.poller = threading.Thread(
+            target=self._poll_loop, args=(run, delivery), name="ui-poll", daemon=True
+        )
+        run.poller.start()
+        return run
+
+    def _poll_loop(self, run: TriggerRun, delivery: Delivery) -> None:
+        """Poll every ``POLL_EVERY`` seconds until stopped, delivering the changes since the last."""
+        from triggers import polling
+
+        while not run.stop.wait(POLL_EVERY):
+            try:
+                polling.poll(self.store, self.runtime, delivery, run.instance_id, connection=self.connection)
+                error = None
+            except ConnectorError as exc:
+                error = exc.message
+            with self._lock:
+                run.error = error
 
     def events(
         self, instance_id: str, after: int, wait: float = 0.0
@@ -113,14 +157,23 @@ class SandboxSession:
     def stop_trigger(self, instance_id: str) -> None:
         with self._lock:
             run = self._runs.get(instance_id)
-            if run is None or self._service is None:
+            if run is None:
                 raise ConfigurationError(f"no trigger started here with instance id {instance_id!r}")
+        if run.poller is not None:
+            run.stop.set()
+            run.poller.join()
+        with self._lock:
             if not run.stopped:
-                self._service.disable(instance_id)
+                if run.poller is None and self._service is not None:
+                    self._service.disable(instance_id)
                 run.stopped = True
                 self._delivered.notify_all()
 
     def close(self) -> None:
+        for run in list(self._runs.values()):
+            run.stop.set()
+            if run.poller is not None:
+                run.poller.join()
         if self._worker is not None:
             self._worker.stop()
         if self._receiver is not None:

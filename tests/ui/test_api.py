@@ -163,3 +163,29 @@ def test_form_posts_are_not_read_as_input(ui_app: Flask) -> None:
         "/api/run/get_current_user", data="connection=@sandbox", content_type="text/plain"
     )
     assert response.status_code == 400 and "JSON" in response.get_json()["error"]["message"]
+
+
+def test_polling_trigger_on_the_sandbox_delivers_the_changes_after_its_start(ui_app: Flask) -> None:
+    client = ui_app.test_client()
+    status, started = _post(
+        client,
+        "/api/triggers/poll_changes/start",
+        {"connection": SANDBOX, "input": {"resource": "messages", "folder_id": "inbox"}},
+    )
+    assert status == 200, started
+    run = f"/api/triggers/runs/{started['instance_id']}"
+    subject = f"ui poll {uuid.uuid4().hex[:8]}"
+    status, _ = _post(
+        client,
+        "/api/run/send_message",
+        {"connection": SANDBOX, "input": {"to": [seed.DEFAULT_USER], "subject": subject, "body": "x"}},
+    )
+    assert status == 200
+    seen: list[dict[str, Any]] = []
+    while not any((e.get("resource") or {}).get("subject") == subject for e in seen):
+        data = client.get(f"{run}?after={len(seen)}&wait=20").get_json()
+        assert data["events"], f"no event came within the long poll (last poll error: {data['error']})"
+        seen += data["events"]
+    assert all(e["source"] == "delta" for e in seen)
+    assert client.post(f"{run}/stop").status_code == 200
+    assert client.get(run).get_json()["stopped"] is True

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from sandbox import seed
@@ -200,3 +201,26 @@ def test_catalogue_search_narrows_the_groups(page: WebDriver) -> None:
         for e in visible
     )
     assert len(visible) < len(page.find_elements(By.CSS_SELECTOR, "#groups .entry"))
+
+
+def test_trigger_started_on_the_sandbox_shows_its_events_live(page: WebDriver, ui_url: str) -> None:
+    open_step(page, "mail_message_webhook")
+    assert field(page, "root.folder_id").get_attribute("value") == "inbox"  # the schema's default
+    page.find_element(By.ID, "run").click()
+    until(page, lambda d: d.find_element(By.ID, "run-status").text.startswith("trigger instance"))
+    subject = f"Live event {uuid.uuid4().hex[:6]}"
+    sent = httpx.post(
+        f"{ui_url}/api/run/send_message",
+        json={"connection": "@sandbox", "input": {"to": [seed.DEFAULT_USER], "subject": subject}},
+        timeout=WAIT,
+    )
+    assert sent.status_code == 200, sent.text
+    event = until(
+        page,
+        lambda d: next(
+            (e for e in d.find_elements(By.CSS_SELECTOR, "#event-list .event") if subject in e.text), None
+        ),
+    )
+    assert event.text.startswith("created message")
+    page.find_element(By.ID, "stop-trigger").click()
+    until(page, lambda d: d.find_element(By.ID, "run-status").text.endswith("stopped"))

@@ -351,7 +351,7 @@ async function pollEvents () {
       el('small', { class: 'muted' }, ` via ${event.source}`)))
   }
   run.next = data.next
-  $('event-count').textContent = `(${run.next})`
+  $('event-count').textContent = data.error ? `(${run.next}; last poll failed: ${data.error})` : `(${run.next})`
   if (!data.stopped) state.pollTimer = setTimeout(pollEvents, 0)
 }
 
