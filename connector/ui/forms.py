@@ -88,7 +88,10 @@ def _plain(node: Any, definitions: dict[str, Any], seen: tuple[str, ...]) -> Any
     if out.get("format") in PLAIN_FORMATS:
         out.pop("format")
     if out.get("type") == "boolean":
-        out["format"] = "checkbox"  # a check box rather than a true/false select
+        if "default" in out:
+            out["format"] = "checkbox"  # a check box rather than a true/false select
+        else:  # an optional flag without a default: a select whose blank choice leaves it out
+            out.setdefault("options", {})["enum_titles"] = ["yes", "no"]
     if out.get("type") in SCALAR_TYPES and out.get("examples"):
         out.setdefault("options", {}).setdefault("inputAttributes", {})["placeholder"] = (
             f"e.g. {out['examples'][0]}"

@@ -110,6 +110,7 @@ def test_examples_become_placeholders_date_times_plain_text_and_booleans_check_b
                 "since": {"type": "string", "format": "date-time", "examples": ["2026-01-01T00:00:00Z"]},
                 "to": {"type": "string", "format": "email"},
                 "urgent": {"type": "boolean", "default": False},
+                "reminder": {"anyOf": [{"type": "boolean"}, {"type": "null"}], "default": None},
             },
         }
     )
@@ -118,6 +119,8 @@ def test_examples_become_placeholders_date_times_plain_text_and_booleans_check_b
     assert since["options"]["inputAttributes"]["placeholder"] == "e.g. 2026-01-01T00:00:00Z"
     assert schema["properties"]["to"]["format"] == "email"
     assert schema["properties"]["urgent"] == {"type": "boolean", "default": False, "format": "checkbox"}
+    # no default: not a check box (unticked would send false), a select that can stay blank
+    assert schema["properties"]["reminder"] == {"type": "boolean", "options": {"enum_titles": ["yes", "no"]}}
 
 
 def test_catalogue_groups_every_action_and_the_triggers() -> None:

@@ -3,6 +3,18 @@
 'use strict'
 
 const $ = (id) => document.getElementById(id)
+
+/* json-editor's html theme, its own validation messages marked so the page can hide them: the
+   runtime's field errors are the one voice (the form library's checks differ in wording and
+   would flag optional objects left empty) */
+class StepTheme extends JSONEditor.defaults.themes.html {
+  getErrorMessage (text) {
+    const message = super.getErrorMessage(text)
+    message.className = 'je-own-error'
+    return message
+  }
+}
+JSONEditor.defaults.themes.step = StepTheme
 const state = { step: null, editor: null, lastInput: null, page: 1, triggerRun: null, pollTimer: null }
 
 async function api (method, path, body) {
@@ -107,7 +119,7 @@ async function openStep (kind, key) {
   if (state.editor) state.editor.destroy()
   state.editor = new JSONEditor($('form'), {
     schema: data.form_schema,
-    theme: 'html',
+    theme: 'step',
     disable_edit_json: true,
     disable_properties: true,
     disable_collapse: true,
@@ -120,7 +132,10 @@ async function openStep (kind, key) {
     use_default_values: false,
     compact: false
   })
-  state.editor.on('ready', () => addPickers(data.data_sources))
+  state.editor.on('ready', () => {
+    state.initialValue = state.editor.getValue()
+    addPickers(data.data_sources)
+  })
 }
 
 function fieldPath (path) {
@@ -149,10 +164,14 @@ function clearFieldErrors () {
 function showFieldErrors (errors) {
   const loose = []
   for (const error of errors) {
-    const editor = error.path && error.path !== 'input' ? editorFor(error.path) : null
-    if (!editor) { loose.push(error); continue }
-    editor.container.classList.add('has-error')
-    editor.container.append(el('div', { class: 'field-error', 'data-path': error.path, role: 'alert' }, `${error.path}: ${error.reason}`))
+    /* a check across fields names them all: "subject, start, end" */
+    const paths = error.path && error.path !== 'input' ? error.path.split(', ') : []
+    const editors = paths.map(editorFor).filter(Boolean)
+    if (!editors.length) { loose.push(error); continue }
+    for (const editor of editors) {
+      editor.container.classList.add('has-error')
+      editor.container.append(el('div', { class: 'field-error', 'data-path': error.path, role: 'alert' }, `${error.path}: ${error.reason}`))
+    }
   }
   if (loose.length) {
     $('form-errors').hidden = false
@@ -314,11 +333,17 @@ function showOutput (output) {
 }
 
 function formInput () {
-  /* the form's value without the empty lists of optional fields (left out, as in the CLI) */
+  /* the form's value without the optional fields left empty or as the form started them (an
+     optional object such as a recurrence is rendered with its parts' defaults: untouched, it is
+     not part of the input) */
   const value = state.editor.getValue()
-  const required = state.step.form_schema.required || []
+  const schema = state.step.form_schema
+  const required = schema.required || []
   for (const [name, field] of Object.entries(value)) {
-    if (Array.isArray(field) && !field.length && !required.includes(name)) delete value[name]
+    if (required.includes(name)) continue
+    const untouched = JSON.stringify(field) === JSON.stringify(state.initialValue[name])
+    const hasDefault = 'default' in ((schema.properties || {})[name] || {})
+    if ((Array.isArray(field) && !field.length) || (untouched && !hasDefault && typeof field === 'object')) delete value[name]
   }
   return value
 }
