@@ -98,7 +98,7 @@ def step(kind: str, key: str) -> ResponseReturnValue:
         entry = manifest.triggers[key]
     else:
         raise ConnectorError(f"unknown {kind} {key!r}")
-    return jsonify(forms.step(entry, kind))
+    return jsonify(forms.step(entry, kind, manifest))
 
 
 @api.post("/run/<key>")

@@ -46,16 +46,33 @@ def _summary(entry: Entry, kind: str) -> dict[str, Any]:
     }
 
 
-def step(entry: Entry, kind: str) -> dict[str, Any]:
-    """One step as the page renders it: its description, safety hints and form schema."""
+PICKER_INPUTS = frozenset({"search", "cursor", "page_size"})
+"""A data source's inputs that its picker fills itself."""
+
+
+def step(entry: Entry, kind: str, manifest: Manifest) -> dict[str, Any]:
+    """One step as the page renders it: its description, safety hints and form schema, and for
+    each data source the step's fields it takes too (``select_message`` reads the ``folder_id``
+    and ``user_id`` the form holds): the picker passes them along."""
     schema = entry.schema("input_schema")
+    fields = set(schema.get("properties", {}))
+    sources = dict(entry.get("data_sources") or {})
+    follows = {
+        key: sorted(
+            fields
+            & set(manifest.data_sources[key].schema("input_schema").get("properties", {})) - PICKER_INPUTS
+        )
+        for key in set(sources.values())
+        if key in manifest.data_sources
+    }
     return {
         **_summary(entry, kind),
         "docs_url": entry.get("docs_url"),
         "permissions": entry.get("permissions"),
         "hints": {name: entry.get(name) for name in ("read_only", "idempotent", "destructive")},
         "connections": entry.get("connections"),
-        "data_sources": dict(entry.get("data_sources") or {}),
+        "data_sources": sources,
+        "data_source_inputs": follows,
         "pages_with": "page_link" if "page_link" in schema.get("properties", {}) else None,
         "form_schema": form_schema(schema),
     }

@@ -135,7 +135,16 @@ def test_catalogue_groups_every_action_and_the_triggers() -> None:
 
 def test_step_names_its_data_sources_and_paging_field() -> None:
     manifest = load_manifest()
-    listed = step(manifest.action("list_messages"), "action")
+    listed = step(manifest.action("list_messages"), "action", manifest)
     assert listed["data_sources"] == {"folder_id": "select_mail_folder"}
     assert listed["pages_with"] == "page_link"
-    assert step(manifest.action("send_message"), "action")["pages_with"] is None
+    assert step(manifest.action("send_message"), "action", manifest)["pages_with"] is None
+
+
+def test_a_picker_takes_the_forms_values_of_its_data_sources_other_inputs() -> None:
+    manifest = load_manifest()
+    moved = step(manifest.action("move_message"), "action", manifest)
+    assert moved["data_source_inputs"]["select_mail_folder"] == ["user_id"]
+    assert "folder_id" not in moved["data_source_inputs"]["select_message"]  # not a field of the step
+    updated = step(manifest.action("update_event"), "action", manifest)
+    assert updated["data_source_inputs"]["select_event"] == ["time_zone", "user_id"]

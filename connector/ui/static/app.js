@@ -208,8 +208,12 @@ function togglePicker (panel, field, source, editor) {
     const input = { page_size: 20 }
     if (search.value) input.search = search.value
     if (cursor) input.cursor = cursor
-    const mailbox = state.editor.getEditor('root.user_id')
-    if (mailbox && mailbox.getValue()) input.user_id = mailbox.getValue()
+    /* the form's own values of the data source's other inputs (the mailbox, the folder of a message) */
+    for (const name of state.step.data_source_inputs[source] || []) {
+      const other = name === field ? null : state.editor.getEditor(`root.${name}`)
+      const value = other && other.getValue()
+      if (value !== undefined && value !== null && value !== '') input[name] = value
+    }
     status.textContent = 'loading…'
     const { ok, data } = await api('POST', `/data-sources/${source}`, { connection: $('connection').value, input })
     if (mine !== generation) return /* an answer to an older search */
