@@ -59,14 +59,15 @@ class SandboxSession:
 
         self._home = tempfile.TemporaryDirectory(prefix="outlook-connector-ui-")
         self.server: SandboxServer = SandboxServer().start()
+        self.store: Store = Store(Path(self._home.name) / "state.db")
         try:
-            self.store: Store = Store(Path(self._home.name) / "state.db")
             self.connection: Connection = sandbox_connection(self.store, self.server.url, "delegated")
-            self.runtime: Runtime = Runtime(manifest_runtime.manifest, store=self.store)
         except BaseException:
+            self.store.close()
             self.server.stop()
             self._home.cleanup()
             raise
+        self.runtime: Runtime = Runtime(manifest_runtime.manifest, store=self.store)
         self._lock = threading.Lock()
         self._delivered = threading.Condition(self._lock)
         self._runs: dict[str, TriggerRun] = {}
