@@ -53,6 +53,7 @@ class SandboxSession:
 
     def __init__(self, manifest_runtime: Runtime) -> None:
         from connections.sandbox import sandbox_connection
+        from connector.policy import PRESETS
         from connector.runtime import Runtime
         from connector.store import Store
         from sandbox.server import SandboxServer
@@ -67,6 +68,8 @@ class SandboxSession:
             self.server.stop()
             self._home.cleanup()
             raise
+        # the sandbox is nobody's mailbox: its default policy allows everything (as `run --sandbox`)
+        self.store.set_policy(None, PRESETS["open"].to_dict())
         self.runtime: Runtime = Runtime(manifest_runtime.manifest, store=self.store)
         self._lock = threading.Lock()
         self._delivered = threading.Condition(self._lock)
