@@ -3,7 +3,28 @@
 ``main`` (in ``_common``) is the root group; importing each module registers its commands.
 """
 
-from connector.cli import actions, agents, connections, manifest, polling, sandbox, sync, triggers
+from connector.cli import (
+    actions,
+    agents,
+    connections,
+    manifest,
+    polling,
+    sandbox,
+    sync,
+    triggers,
+    ui,
+)
 from connector.cli._common import main
 
-__all__ = ["actions", "agents", "connections", "main", "manifest", "polling", "sandbox", "sync", "triggers"]
+__all__ = [
+    "actions",
+    "agents",
+    "connections",
+    "main",
+    "manifest",
+    "polling",
+    "sandbox",
+    "sync",
+    "triggers",
+    "ui",
+]
