@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from connector.errors import InputValidationError
+from connector.policy import PRESETS
 from connector.store import TriggerInstance
 from tests.triggers.harness import Harness, harness
 from triggers.lifecycle import Endpoints
@@ -20,6 +21,8 @@ from triggers.lifecycle import Endpoints
 @pytest.fixture(params=["delegated", "app"])
 def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     with harness(tmp_path, request.param) as made:
+        # subscription actions are admin, disabled by the default policy: this host allows them
+        made.store.set_policy(made.connection.name, PRESETS["open"].to_dict())
         yield made
 
 
