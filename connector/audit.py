@@ -14,7 +14,7 @@ from typing import Any
 
 from connector.errors import ConnectorError, GraphError, InputValidationError
 
-CALLERS = ("cli", "mcp", "embedded", "trigger")
+CALLERS = ("cli", "mcp", "embedded", "trigger", "ui")
 RETENTION = 90 * 86400.0
 """Seconds audit records are kept by default."""
 RECIPIENT_KEYS = frozenset(

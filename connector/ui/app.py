@@ -16,15 +16,18 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from connector.audit import Caller
 from connector.errors import ConnectorError, GraphError, InputValidationError
 from connector.ui import forms
-from connector.ui.workspace import SANDBOX, Workspace
+from connector.ui.policy import policy_api
+from connector.ui.workspace import SANDBOX, Workspace, ui_caller
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
     from connector.store import Store
 
 EXTENSION_KEY = "outlook_connector_ui"
+CALLER_KEY = "outlook_connector_ui_caller"
 log = logging.getLogger("outlook_connector.ui")
 MAX_WAIT = 25
 """Longest long poll of a trigger's events, in seconds."""
@@ -37,7 +40,9 @@ def create_app(runtime: Runtime, store: Store) -> Flask:
     app = Flask(__name__, static_folder="static", static_url_path="/static")
     app.json.sort_keys = False  # type: ignore[attr-defined]  # a form shows fields in schema order
     app.extensions[EXTENSION_KEY] = Workspace(runtime, store)
+    app.extensions[CALLER_KEY] = ui_caller()
     app.register_blueprint(api)
+    app.register_blueprint(policy_api)
     app.add_url_rule("/", "index", lambda: app.send_static_file("index.html"))
     app.register_error_handler(ConnectorError, _connector_error)
     app.before_request(_local_host_only)
@@ -68,8 +73,23 @@ def _local_host_only() -> ResponseReturnValue | None:
 
 
 def _connector_error(error: ConnectorError) -> ResponseReturnValue:
-    status = 422 if isinstance(error, InputValidationError) else 502 if isinstance(error, GraphError) else 400
+    from connector.policy import PolicyError
+
+    if isinstance(error, InputValidationError):
+        status = 422
+    elif isinstance(error, GraphError):
+        status = 502
+    elif isinstance(error, PolicyError):  # disabled, or waiting for a person's approval
+        status = 403
+    else:
+        status = 400
     return jsonify(error=error.to_dict()), status
+
+
+def _caller() -> Caller:
+    caller = current_app.extensions[CALLER_KEY]
+    assert isinstance(caller, Caller)
+    return caller
 
 
 def _body() -> dict[str, Any]:
@@ -107,7 +127,11 @@ def run(key: str) -> ResponseReturnValue:
     body = _body()
     _workspace().runtime.manifest.action(key)  # an unknown key fails before a sandbox starts
     runtime, connection = _workspace().resolve(body.get("connection"))
-    return jsonify(output=runtime.run_action(key, body.get("input"), connection))
+    approval = body.get("approval")
+    if approval is not None and not isinstance(approval, str):
+        raise ConnectorError("approval: must be an approval id")
+    output = runtime.run_action(key, body.get("input"), connection, approval=approval, caller=_caller())
+    return jsonify(output=output)
 
 
 @api.post("/data-sources/<key>")
@@ -116,7 +140,7 @@ def data_source(key: str) -> ResponseReturnValue:
     body = _body()
     _workspace().runtime.data_source(key)
     runtime, connection = _workspace().resolve(body.get("connection"))
-    return jsonify(runtime.run_data_source(key, body.get("input"), connection))
+    return jsonify(runtime.run_data_source(key, body.get("input"), connection, caller=_caller()))
 
 
 @api.post("/triggers/<key>/start")

@@ -18,12 +18,27 @@ from connector.errors import ConfigurationError, ConnectorError
 
 if TYPE_CHECKING:
     from connections.base import Connection
+    from connector.audit import Caller
     from connector.runtime import Runtime
     from connector.store import Store
     from sandbox.server import SandboxServer
     from triggers.delivery import Delivery, TriggerEvent
     from triggers.service import TriggerService
     from triggers.worker import Receiver, Worker
+
+
+def ui_caller() -> Caller:
+    """The page as the audit log names it: ``ui`` and the operating-system user who started it."""
+    import getpass
+
+    from connector.audit import Caller
+
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        user = ""
+    return Caller(kind="ui", principal=user)
+
 
 SANDBOX = "@sandbox"
 """The name the page uses for the sandbox started on the spot (not a saved connection's name)."""
@@ -68,7 +83,8 @@ class SandboxSession:
             self.server.stop()
             self._home.cleanup()
             raise
-        # the sandbox is nobody's mailbox: its default policy allows everything (as `run --sandbox`)
+        # the sandbox is nobody's mailbox: its default policy allows everything (as `run --sandbox`);
+        # the page's policy switch changes it like any connection's
         self.store.set_policy(None, PRESETS["open"].to_dict())
         self.runtime: Runtime = Runtime(manifest_runtime.manifest, store=self.store)
         self._lock = threading.Lock()
@@ -216,6 +232,15 @@ class Workspace:
             if self._sandbox is None:
                 self._sandbox = SandboxSession(self.runtime)
             return self._sandbox
+
+    def policy_scope(self, name: str) -> tuple[Runtime, str]:
+        """The runtime whose store holds connection ``name``'s policy, and the name it is stored under."""
+        if name == SANDBOX:
+            session = self.sandbox()
+            return session.runtime, session.connection.name
+        if self.store.get_connection(name) is None:
+            raise ConfigurationError(f"no connection named {name!r}")
+        return self.runtime, name
 
     def resolve(self, name: str | None) -> tuple[Runtime, Connection]:
         if not name:

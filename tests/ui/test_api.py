@@ -38,8 +38,15 @@ def test_connections_list_the_sandbox_last(ui_app: Flask) -> None:
 
 def test_step_form_keeps_the_schema_order(ui_app: Flask) -> None:
     data = ui_app.test_client().get("/api/steps/action/send_message").get_json()
-    assert list(data["form_schema"]["properties"])[:3] == ["user_id", "to", "cc"]
-    recipient = data["form_schema"]["properties"]["to"]["items"]["anyOf"][1]
+    schema = (
+        ui_app.extensions["outlook_connector_ui"]
+        .runtime.manifest.action("send_message")
+        .schema("input_schema")
+    )
+    assert list(data["form_schema"]["properties"]) == list(schema["properties"])  # not sorted by name
+    assert list(schema["properties"]) != sorted(schema["properties"])
+    listed = next(o for o in data["form_schema"]["properties"]["to"]["anyOf"] if o.get("type") == "array")
+    recipient = next(o for o in listed["items"]["anyOf"] if o.get("type") == "object")
     assert recipient["required"] == ["address"]  # the $defs model, inlined
     unknown = ui_app.test_client().get("/api/steps/action/no_such_action")
     assert unknown.status_code == 400 and "no_such_action" in unknown.get_json()["error"]["message"]

@@ -128,8 +128,7 @@ def _find_option(picker: WebElement, label: str) -> WebElement | None:
 def test_send_message_then_list_a_folder_picked_from_the_dropdown(page: WebDriver) -> None:
     subject = f"Step runner {uuid.uuid4().hex[:6]}"
     open_step(page, "send_message")
-    page.find_element(By.CSS_SELECTOR, '[data-schemapath="root.to"] .json-editor-btntype-add').click()
-    type_into(field(page, "root.to.0", "input"), seed.DEFAULT_USER)
+    type_into(field(page, "root.to", "input"), seed.DEFAULT_USER)  # "Addresses": the first choice
     type_into(field(page, "root.subject"), subject)
     type_into(field(page, "root.body"), "<p>Sent from the step runner.</p>")
     run_and_wait(page)
@@ -224,3 +223,25 @@ def test_trigger_started_on_the_sandbox_shows_its_events_live(page: WebDriver, u
     assert event.text.startswith("created message")
     page.find_element(By.ID, "stop-trigger").click()
     until(page, lambda d: d.find_element(By.ID, "run-status").text.endswith("stopped"))
+
+
+def test_policy_switch_asks_for_approval_before_sending(page: WebDriver) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    open_step(page, "send_message")
+    until(page, lambda d: d.find_element(By.ID, "step-policy").is_displayed())
+    Select(page.find_element(By.ID, "step-policy-setting")).select_by_value("approve")
+    until(page, lambda d: d.find_element(By.ID, "policy-status").get_attribute("textContent") == "saved")
+    subject = f"Approved {uuid.uuid4().hex[:6]}"
+    type_into(field(page, "root.to", "input"), seed.DEFAULT_USER)
+    type_into(field(page, "root.subject"), subject)
+    run_and_wait(page, "waiting for approval: nothing was sent")
+    assert "send_message" in page.find_element(By.ID, "approval-summary").text
+    page.find_element(By.ID, "policy-toggle").click()  # the panel shows the override
+    until(page, lambda d: "send_message" in d.find_element(By.ID, "policy-overrides").text)
+    page.find_element(By.ID, "approve-run").click()
+    until(page, lambda d: d.find_element(By.ID, "run-status").text == "done")
+    assert output(page)["subject"] == subject
+    Select(page.find_element(By.ID, "step-policy-setting")).select_by_value("inherit")
+    until(page, lambda d: "none" in d.find_element(By.ID, "policy-overrides").text)
+    page.execute_script("window.scrollTo(0, 0); document.getElementById('step').scrollTo(0, 0)")

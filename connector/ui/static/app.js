@@ -132,6 +132,7 @@ async function openStep (kind, key) {
     use_default_values: false,
     compact: false
   })
+  loadPolicy()
   state.editor.on('ready', () => {
     state.initialValue = state.editor.getValue()
     addPickers(data.data_sources)
@@ -245,21 +246,25 @@ function pick (editor, option, panel) {
 }
 
 /* -- running ---------------------------------------------------------------------------------- */
-async function runStep (input) {
+async function runStep (input, approval) {
   const step = state.step
   clearFieldErrors()
   $('graph-error').hidden = true
+  $('approval').hidden = true
   $('run-status').textContent = step.kind === 'trigger' ? 'starting…' : 'running…'
   $('run').disabled = true
   const connection = $('connection').value
   const path = step.kind === 'trigger' ? `/triggers/${step.key}/start` : `/run/${step.key}`
-  const { ok, status, data } = await api('POST', path, { connection, input })
+  const body = { connection, input }
+  if (approval) body.approval = approval
+  const { ok, status, data } = await api('POST', path, body)
   $('run').disabled = false
   loadConnections()
   if (!ok) {
     $('run-status').textContent = status === 422 ? 'invalid input: nothing was sent' : 'failed'
     const error = data.error || {}
     if (error.type === 'InputValidationError') showFieldErrors(error.errors || [])
+    else if (error.type === 'ApprovalRequired') askApproval(error, input)
     else showError(error)
     return false
   }
@@ -278,13 +283,92 @@ async function runStep (input) {
   return true
 }
 
+/* -- policy and approvals -------------------------------------------------------------------- */
+function askApproval (error, input) {
+  $('run-status').textContent = 'waiting for approval: nothing was sent'
+  $('approval-summary').textContent = error.summary
+  $('approval').hidden = false
+  $('approval').dataset.id = error.approval_id
+  state.pendingInput = input
+}
+
+async function decide (approve) {
+  const id = $('approval').dataset.id
+  const { ok, data } = await api('POST', `/approvals/${id}`, { connection: $('connection').value, approve })
+  $('approval').hidden = true
+  if (!ok) { showError(data.error); return }
+  if (approve) await runStep(state.pendingInput, id)
+  else $('run-status').textContent = `approval ${id} denied: nothing was sent`
+}
+
+async function loadPolicy () {
+  const connection = $('connection').value
+  const { ok, data } = await api('GET', `/policy?connection=${encodeURIComponent(connection)}`)
+  if (!ok) { state.policy = null; $('policy-status').textContent = data.error.message; return }
+  state.policy = data
+  renderPolicy()
+  showStepPolicy()
+}
+
+function settingSelect (value, choices, onchange, label) {
+  const select = el('select', { 'aria-label': label, onchange: (e) => onchange(e.target.value) },
+    ...choices.map((c) => el('option', { value: c }, c)))
+  select.value = value
+  return select
+}
+
+function renderPolicy () {
+  const { policy, categories, settings, source } = state.policy
+  $('policy-source').textContent = `(${source})`
+  $('policy-categories').replaceChildren(...categories.map((c) => el('tr', {},
+    el('th', {}, c.name),
+    el('td', {}, settingSelect(policy.categories[c.name], settings, (v) => savePolicy({ categories: { ...policy.categories, [c.name]: v } }), `policy for ${c.name}`)),
+    el('td', { class: 'muted' }, c.meaning))))
+  const overrides = Object.entries(policy.overrides)
+  $('policy-overrides').replaceChildren(...(overrides.length
+    ? overrides.map(([key, value]) => el('li', {}, el('code', {}, key), ' ',
+      settingSelect(value, [...settings, 'inherit'], (v) => setOverride(key, v), `policy for ${key}`)))
+    : [el('li', { class: 'muted' }, 'none (set one from a step)')]))
+}
+
+function showStepPolicy () {
+  const step = state.step
+  if (!step || step.kind !== 'action' || !state.policy) { $('step-policy').hidden = true; return }
+  const { policy, settings } = state.policy
+  const override = policy.overrides[step.key]
+  const select = settingSelect(override || 'inherit', ['inherit', ...settings], (v) => setOverride(step.key, v), 'Policy for this action')
+  select.id = 'step-policy-setting'
+  $('step-policy-setting').replaceWith(select)
+  const inherited = policy.categories[step.category]
+  $('step-policy-note').textContent = override ? `(overrides ${step.category}: ${inherited})` : `(${step.category}: ${inherited})`
+  $('step-policy').hidden = false
+}
+
+function setOverride (key, value) {
+  const overrides = { ...state.policy.policy.overrides }
+  if (value === 'inherit') delete overrides[key]
+  else overrides[key] = value
+  return savePolicy({ overrides })
+}
+
+async function savePolicy (change) {
+  const policy = { ...state.policy.policy, ...change }
+  const { ok, data } = await api('PUT', '/policy', { connection: $('connection').value, policy })
+  if (!ok) { $('policy-status').textContent = data.error.message; return }
+  state.policy = data
+  renderPolicy()
+  showStepPolicy()
+  $('policy-status').textContent = 'saved'
+}
+
 function showError (error) {
   const box = $('graph-error')
   $('result').hidden = false
   $('output-table').replaceChildren()
   $('paging').hidden = true
   $('output-json').textContent = JSON.stringify({ error }, null, 2)
-  const rows = [el('strong', {}, error.type === 'GraphError' ? `Graph error ${error.status} ${error.code || ''}` : error.type || 'Error')]
+  const title = error.type === 'GraphError' ? `Graph error ${error.status} ${error.code || ''}` : error.type === 'PolicyError' ? 'Refused by the policy' : error.type || 'Error'
+  const rows = [el('strong', {}, title)]
   rows.push(el('div', { class: 'message' }, error.graph_message || error.message))
   if (error.hint) rows.push(el('div', { class: 'hint' }, `Hint: ${error.hint}`))
   if (error.request_id) rows.push(el('div', { class: 'request-id' }, `request-id: ${error.request_id}`))
@@ -393,7 +477,16 @@ async function stopTrigger () {
 }
 
 $('search').addEventListener('input', filterCatalogue)
-$('connection').addEventListener('change', showConnectionDetail)
+$('connection').addEventListener('change', () => {
+  showConnectionDetail()
+  if (state.step || !$('policy-panel').hidden) loadPolicy()
+})
+$('policy-toggle').addEventListener('click', () => {
+  $('policy-panel').hidden = !$('policy-panel').hidden
+  if (!$('policy-panel').hidden) loadPolicy()
+})
+$('approve-run').addEventListener('click', () => decide(true))
+$('deny').addEventListener('click', () => decide(false))
 $('run').addEventListener('click', run)
 $('next-page').addEventListener('click', nextPage)
 $('stop-trigger').addEventListener('click', stopTrigger)
