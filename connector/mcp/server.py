@@ -155,20 +155,22 @@ class AgentServer:
         return ok_result(await anyio.to_thread.run_sync(call))
 
     async def _meta(self, who: Principal, name: str, arguments: dict[str, Any]) -> types.CallToolResult:
+        if name not in (FIND_TOOL, DESCRIBE_TOOL, RUN_TOOL):
+            raise ConfigurationError(f"unknown tool {name!r}; in discovery mode use {RUN_TOOL}")
         policy, scopes = await self._policy(who)
         if name == FIND_TOOL:
             found = self.catalog.find(policy, scopes, str(arguments.get("query", "")))
             return ok_result({"actions": found})
         key = str(arguments.get("key", ""))
         entry = self._entry(key)
-        if entry not in self.catalog.entries(policy, scopes):
-            raise PolicyError(
-                f"{key} is disabled by the policy",
-                action=key,
-                category=entry["category"],
-                decision="disabled",
-            )
         if name == DESCRIBE_TOOL:
+            if entry not in self.catalog.entries(policy, scopes):
+                raise PolicyError(
+                    f"{key} is disabled by the policy",
+                    action=key,
+                    category=entry["category"],
+                    decision="disabled",
+                )
             return ok_result(
                 {
                     "key": key,
@@ -181,12 +183,10 @@ class AgentServer:
                     "input_schema": compact_schema(entry.schema("input_schema")),
                 }
             )
-        if name == RUN_TOOL:
-            raw_input = arguments.get("input") or {}
-            if not isinstance(raw_input, dict):
-                raise InputValidationError([FieldError("input", "must be an object")])
-            return await self._run(who, entry, raw_input, arguments.get(APPROVAL_FIELD))
-        raise ConfigurationError(f"unknown tool {name!r}")
+        raw_input = arguments.get("input") or {}  # run_action: judged (and audited) like any call
+        if not isinstance(raw_input, dict):
+            raise InputValidationError([FieldError("input", "must be an object")])
+        return await self._run(who, entry, raw_input, arguments.get(APPROVAL_FIELD))
 
     async def _connection(self, who: Principal) -> Connection:
         return await anyio.to_thread.run_sync(self.connections.get, who.connection)

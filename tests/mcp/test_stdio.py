@@ -170,7 +170,11 @@ def test_discovery_mode_lists_meta_tools_that_find_describe_and_run(home: Path) 
             ran = await client.call_tool("run_action", {"key": "get_current_user", "input": {}})
             assert ran.structuredContent is not None
             assert ran.structuredContent["userPrincipalName"].lower() == seed.DEFAULT_USER.lower()
-            hidden = error_of(await client.call_tool("run_action", {"key": "delete_message", "input": {}}))
+            hidden = error_of(
+                await client.call_tool(
+                    "run_action", {"key": "delete_message", "input": {"message_id": "AAMk1"}}
+                )
+            )
             assert hidden["decision"] == "disabled"
 
     run_session(scenario)

@@ -170,3 +170,19 @@ def test_a_runtime_without_a_store_runs_under_the_open_preset_and_audits_nothing
         bare.run_action("delete_message", {"message_id": "AAMk1"}, connection)
         assert bare.audit_log is None
     assert [r.method for r in graph.requests] == ["DELETE"]
+
+
+def test_allowed_permissions_reads_the_scopes_of_the_stored_token_response(
+    runtime: Runtime, graph: FakeGraph, connection: StaticConnection, store: Store, clock: Clock
+) -> None:
+    from connector.store import ConnectionRecord
+
+    tokens = {"access_token": "a", "refresh_token": "r", "expires_at": clock.now + 3600,
+              "scope": "openid offline_access https://graph.microsoft.com/Mail.ReadWrite"}  # fmt: skip
+    store.save_connection(ConnectionRecord("work", "oauth2_code", {}, {}), tokens=tokens)
+    store.set_policy(None, PRESETS["open"].changed(["allowed_permissions=true"]).to_dict())
+    runtime.run_action("list_messages", {}, connection)  # Mail.Read: covered by Mail.ReadWrite
+    refused = refusal(runtime, "send_message", MESSAGE, connection)
+    assert refused.decision == "disabled" and "Mail.Send" in refused.message
+    assert refusal(runtime, "list_events", {}, connection).decision == "disabled"
+    assert len(graph.requests) == 1
