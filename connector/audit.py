@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import json
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from connector.errors import ConnectorError, GraphError, InputValidationError
 
@@ -23,8 +22,7 @@ RECIPIENT_KEYS = frozenset(
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Caller:
+class Caller(NamedTuple):
     """Who asks: the front door (``cli``, ``mcp``, ``embedded``, ``trigger``) and the principal it
     vouches for (an OS user, an MCP key's name, a host's user id)."""
 
@@ -32,8 +30,7 @@ class Caller:
     principal: str = ""
 
 
-@dataclass(frozen=True)
-class AuditRecord:
+class AuditRecord(NamedTuple):
     """One audited call. ``decision``: allowed, approved, approval_required, denied, disabled or
     invalid (refused before the policy: bad input). ``outcome``: ok, refused or error."""
 
@@ -53,7 +50,7 @@ class AuditRecord:
     recipients: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)

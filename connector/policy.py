@@ -21,8 +21,8 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from connector.errors import ConfigurationError, ConnectorError, FieldError, InputValidationError
@@ -191,8 +191,7 @@ CATEGORY_MEANINGS = {
 
 
 # -- judging -----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Judgement:
+class Judgement(NamedTuple):
     """What the policy says of one call: its category and setting, and why."""
 
     action: str
@@ -349,8 +348,7 @@ def _covers(granted: str, needed: str) -> bool:
 
 
 # -- approvals ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Approval:
+class Approval(NamedTuple):
     """A human's permission for one exact call. ``status``: pending, approved, denied or used."""
 
     id: str
@@ -394,26 +392,35 @@ def input_hash(connection: str, action: str, raw_input: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     """A call the gate lets through: its judgement and, if it needed one, the approval used."""
 
     judgement: Judgement
     approval: Approval | None = None
 
 
-@dataclass
 class PolicyGate:
     """Judges calls for the runtime: finds the connection's policy, refuses disabled actions, makes
-    pending approvals and spends granted ones. ``policies`` None means one fixed ``policy``."""
+    pending approvals and spends granted ones. ``policies`` None means one fixed ``policy``;
+    ``scopes`` gives a connection's granted Graph permissions (for ``allowed_permissions``)."""
 
-    policy: Policy = DEFAULT_POLICY
-    policies: PolicyStore | None = None
-    approvals: ApprovalStore | None = None
-    scopes: Callable[[str], frozenset[str] | None] = lambda name: None
-    clock: Callable[[], float] = time.time
-    ttl: float = APPROVAL_TTL
-    manifest: Manifest | None = None
+    def __init__(
+        self,
+        policy: Policy = DEFAULT_POLICY,
+        policies: PolicyStore | None = None,
+        approvals: ApprovalStore | None = None,
+        scopes: Callable[[str], frozenset[str] | None] = lambda name: None,
+        clock: Callable[[], float] = time.time,
+        ttl: float = APPROVAL_TTL,
+        manifest: Manifest | None = None,
+    ) -> None:
+        self.policy = policy
+        self.policies = policies
+        self.approvals = approvals
+        self.scopes = scopes
+        self.clock = clock
+        self.ttl = ttl
+        self.manifest = manifest
 
     def policy_for(self, connection: str) -> Policy:
         """The connection's stored policy, else the stored default, else ``policy``."""
@@ -507,7 +514,7 @@ class PolicyGate:
             raise refuse("nobody has approved it yet")
         if not self.approvals.use_approval(approval_id, now):
             raise refuse("it was used already (an approval is good for one run)")
-        return replace(approval, status="used")
+        return approval._replace(status="used")
 
     def decide(self, approval_id: str, approve: bool, by: str) -> Approval:
         """A person's answer to a pending approval (CLI, MCP elicitation, an embedding host)."""
