@@ -61,7 +61,7 @@ def test_refusals_field_errors_and_both_approval_paths_over_http(
         async with http_session(http_server, KEYS["alice"], elicit=yes) as client:
             refused = error_of(await client.call_tool("delete_message", {"message_id": "AAMk1"}))
             assert refused["decision"] == "disabled"
-            bad = error_of(await client.call_tool("send_message", {"to": ["not an address"], "subject": 5}))
+            bad = error_of(await client.call_tool("send_message", {"to": [5], "subject": 5}))
             assert {e["path"] for e in bad["errors"]} >= {"to[0]", "subject"}
             sent = await client.call_tool("send_message", message)
             assert not sent.isError, sent.content
