@@ -243,6 +243,12 @@ def _serve_stdio(catalog: Any, connection_name: str | None, use_sandbox: bool) -
         connections = Connections(lambda name: connection, {connection.name: connection})
         agent = AgentServer(runtime, catalog, connections, principal=Principal(who, connection.name))
         click.echo(f"serving MCP on stdio for connection {connection.name!r}", err=True)
+        if use_sandbox and store.path is not None:
+            click.echo(
+                "approvals of this sandbox session (its store goes when it ends):"
+                f" OUTLOOK_CONNECTOR_HOME={store.path.parent} outlook-connector approvals list",
+                err=True,
+            )
         try:
             serve_stdio(agent)
         finally:
