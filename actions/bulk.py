@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from actions import _template
 from actions._batch import MAX_BATCH, SubAnswer, SubRequest, run_batch
 from actions._deferred import SendAtInput, deferred_properties, deferred_until
-from actions._inputs import MailboxInput
+from actions._inputs import GraphId, MailboxInput
 from actions._mail import ATTACHMENT_FORMS, REQUEST_LIMIT, AttachmentInput, Attachments, _looks_like_address
 from connector import _limits
 from connector.context import ActionContext, quote_segment
@@ -79,7 +79,7 @@ def _not_processed(exc: ConnectorError) -> bool:
 
 # == Update Messages ====================================================================================
 class UpdateMessagesInput(MailboxInput):
-    message_ids: list[str] = Field(
+    message_ids: list[GraphId] = Field(
         min_length=1,
         max_length=MAX_MESSAGES,
         title="Message ids",
@@ -107,7 +107,7 @@ class UpdateMessagesInput(MailboxInput):
         " first).",
     )
     flag: FlagStatus | None = Field(default=None, title="Follow-up flag")
-    destination_id: str | None = Field(
+    destination_id: GraphId | None = Field(
         default=None,
         min_length=1,
         title="Move to folder",

@@ -23,9 +23,10 @@ from connector.audit import (
     error_text,
 )
 from connector.context import ActionContext
-from connector.errors import ConfigurationError, FieldError, GraphError, InputValidationError
+from connector.errors import ConfigurationError, FieldError, GraphError, InputValidationError, InvalidIdError
 from connector.manifest import Entry, Manifest, load_manifest
 from connector.policy import PRESETS, PolicyError, PolicyGate, Verdict, granted_scopes
+from connector.validation import nesting_error
 
 if TYPE_CHECKING:
     import httpx
@@ -196,7 +197,7 @@ class Runtime:
                     entry, raw_input, connection.name, approval_id=approval, requested_by=_who(caller)
                 )
                 self._authorize(entry, connection)
-                result: dict[str, Any] = self._invoke(entry, params, connection)
+                result: dict[str, Any] = self._invoke(entry, params, connection, raw_input)
                 if "output_schema" in entry.data:
                     self._check_output(entry, result)
             except BaseException as exc:
@@ -205,9 +206,9 @@ class Runtime:
             self._audit(entry, raw_input, connection, caller, verdict, request_ids, None)
         return result
 
-    def _invoke(self, entry: Entry, params: Any, connection: Connection) -> Any:
+    def _invoke(self, entry: Entry, params: Any, connection: Connection, raw_input: Any) -> Any:
         try:
-            result = entry.handler(self.context(connection), params)
+            result = self._handle(entry, params, connection, raw_input)
         except GraphError as exc:
             if exc.status in CONNECTION_FAILURES:
                 self.note_health(connection, exc.message)
@@ -283,10 +284,24 @@ class Runtime:
         raw_input = _with_user_id(raw_input, user_id)
         params = self._validate(entry, raw_input)
         self._authorize(entry, connection)
-        return entry.handler(self.context(connection), params)
+        return self._handle(entry, params, connection, raw_input)
+
+    def _handle(self, entry: Entry, params: Any, connection: Connection, raw_input: Any) -> Any:
+        """Call the handler; an id refused where a path was built names the input field holding it."""
+        try:
+            return entry.handler(self.context(connection), params)
+        except InvalidIdError as exc:
+            where = _field_holding(raw_input, exc.value)
+            if where is None:
+                raise
+            raise InvalidIdError(exc.value, exc.reason, where) from None
 
     def _validate(self, entry: Entry, raw_input: Any) -> Any:
-        """The handler's parameters from the raw input: its JSON Schema, then its model's checks."""
+        """The handler's parameters from the raw input: its nesting depth (before anything recurses
+        into it), its JSON Schema, then its model's checks."""
+        too_deep = nesting_error(raw_input)
+        if too_deep is not None:
+            raise InputValidationError([too_deep])
         entry.validator("input_schema").validate(raw_input, "input")
         return _parse_input(entry, raw_input)
 
@@ -365,6 +380,22 @@ def _input_path(loc: tuple[Any, ...], raw_input: Any) -> list[str | int]:
             continue  # a union member's tag, not a place in the input
         path.append(part)
     return path
+
+
+def _field_holding(raw_input: Any, value: str) -> str | None:
+    """The path of the first input field whose value is ``value`` (None when no field holds it)."""
+    from connector.validation import format_path
+
+    stack: list[tuple[list[str | int], Any]] = [([], raw_input)]
+    while stack:
+        path, node = stack.pop(0)
+        if node == value and path:
+            return format_path(path)
+        if isinstance(node, dict):
+            stack.extend(([*path, str(k)], v) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend(([*path, i], v) for i, v in enumerate(node))
+    return None
 
 
 def _input_model(entry: Entry) -> Any:
