@@ -73,13 +73,27 @@ class Runtime:
         self.strict_output = strict_output
         self._transport = transport
         self._clients: dict[str, GraphClient] = {}
+        self._retired: list[GraphClient] = []
         self._lock = threading.Lock()
         self._health_noted: dict[str, float] = {}
 
     # -- clients -------------------------------------------------------------------------------
     def client_for(self, connection: Connection) -> GraphClient:
-        """The Graph client bound to this connection (created once, shared by threads)."""
-        cache_key = f"{connection.name}\0{connection.graph_base_url}"
+        """The Graph client bound to this connection (created once, shared by threads).
+
+        The cache is keyed on the connection's identity (name, type, Graph URL and, for a saved
+        connection, which saved version it is), and a saved connection that was deleted or saved
+        again since it was loaded (by any process) is refused: a re-connected account never gets
+        the previous one's client or credentials.
+        """
+        is_current = getattr(connection, "is_current", None)
+        if is_current is not None and not is_current():
+            raise ConfigurationError(
+                f"connection {connection.name!r} was deleted or saved again since it was loaded;"
+                " load it again (nothing was sent with the old settings)"
+            )
+        revision = getattr(connection, "revision", None) or ""
+        cache_key = f"{connection.name}\0{connection.type_key}\0{connection.graph_base_url}\0{revision}"
         client = self._clients.get(cache_key)
         if client is None:
             with self._lock:
@@ -93,14 +107,20 @@ class Runtime:
                         mailbox_limit_key=connection.throttle_key,
                         transport=self._transport,
                     )
+                    prefix = connection.name + "\0"
+                    for stale in [k for k in self._clients if k.startswith(prefix)]:
+                        # an earlier version of this connection: closed with the runtime (a thread
+                        # may still be finishing a request with it)
+                        self._retired.append(self._clients.pop(stale))
                     self._clients[cache_key] = client
         return client
 
     def close(self) -> None:
         with self._lock:
-            for client in self._clients.values():
+            for client in [*self._clients.values(), *self._retired]:
                 client.close()
             self._clients.clear()
+            self._retired.clear()
 
     def __enter__(self) -> Runtime:
         return self

@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -57,6 +57,20 @@ def fail(error: ConnectorError) -> NoReturn:
     else:
         click.echo(f"error: {error.message}", err=True)
     sys.exit(error.exit_code)
+
+
+def user_error(message: str) -> NoReturn:
+    """A mistake in the command line (a file, a URL, a key, options): one line, exit 2."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``"; did you mean 'list_messages'?"`` for the nearest choice, or ``""`` when none is near."""
+    import difflib
+
+    near = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {near[0]!r}?" if near else ""
 
 
 def print_json(data: Any) -> None:

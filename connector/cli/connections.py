@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
 from connector.cli._common import (
+    did_you_mean,
     fail,
     load_manifest,
     main,
@@ -15,6 +15,7 @@ from connector.cli._common import (
     print_json,
     read_json_option,
     runtime_for,
+    user_error,
 )
 from connector.errors import ConnectorError
 
@@ -48,6 +49,11 @@ from connector.errors import ConnectorError
 )
 @click.option("--shared-mailbox", help="Add this shared mailbox (address), signing in with --via's account.")
 @click.option("--via", help="With --shared-mailbox: the saved connection whose sign-in opens it.")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace connection NAME although trigger instances use it (they then act as the new account).",
+)
 def connect(
     name: str,
     type_key: str | None,
@@ -59,6 +65,7 @@ def connect(
     shared_scopes: bool,
     shared_mailbox: str | None,
     via: str | None,
+    replace: bool,
 ) -> None:
     """Create connection NAME: sign in through the browser (authorization code), or client credentials,
     or a shared mailbox opened with another connection's sign-in (--shared-mailbox ADDR --via CONN).
@@ -66,6 +73,12 @@ def connect(
     if (shared_mailbox is None) != (via is None):
         raise click.UsageError("--shared-mailbox and --via go together")
     store = open_store()
+    users = _instances_using(store, name)
+    if users and not replace:
+        user_error(
+            f"connection {name!r} exists and trigger instances use it ({', '.join(users)}); add --replace"
+            " to replace it (they will act as the new account), or choose another name"
+        )
     try:
         if shared_mailbox is not None and via is not None:
             if type_key or config_json or sandbox_url:
@@ -232,12 +245,16 @@ def connections_delete(name: str) -> None:
     from connections.shared_mailbox import dependents
 
     store = open_store()
-    if store.get_connection(name) is None:
-        click.echo(f"error: no connection named {name!r}", err=True)
-        sys.exit(1)
+    if store.connection_revision(name) is None:
+        known = [record.name for record in store.list_connections()]
+        user_error(f"no connection named {name!r}{did_you_mean(name, known)}")
     _disable_instances(store, [*dependents(store, name), name])
     for removed in delete_connection(store, name):
         click.echo(f"connection {removed!r} deleted", err=True)
+
+
+def _instances_using(store: Any, name: str) -> list[str]:
+    return sorted(i.id for i in store.list_trigger_instances() if i.connection_name == name)
 
 
 def _disable_instances(store: Any, names: list[str]) -> None:

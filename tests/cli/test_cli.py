@@ -120,7 +120,7 @@ def test_saved_connections_lifecycle(home: Path, server: SandboxServer) -> None:
     assert app_run.exit_code == 0, app_run.stderr
 
     assert cli("connections", "delete", "app").exit_code == 0
-    assert cli("connections", "delete", "app").exit_code == 1
+    assert cli("connections", "delete", "app").exit_code == 2
     assert {row["name"] for row in json.loads(cli("connections", "list", "--json").stdout)} == {"work"}
 
 
