@@ -29,12 +29,15 @@ from connector.errors import ConnectorError
     help="Connection type (not needed with --sandbox).",
 )
 @click.option(
-    "--config", "config_json", help="Connection settings JSON, or @file.json (see `connections types`)."
+    "--config",
+    "config_json",
+    help="Connection settings JSON, or @file.json (`outlook-connector connections types` shows them).",
 )
 @click.option(
     "--sandbox",
     "sandbox_url",
-    help="Connect to a running sandbox at this URL instead (e.g. http://127.0.0.1:8765).",
+    help="Connect to a running sandbox at this URL instead (e.g. http://127.0.0.1:8765, or the"
+    " .../v1.0 URL that `sandbox` and `triggers listen` print).",
 )
 @click.option("--app-only", is_flag=True, help="With --sandbox: an app-only (client credentials) connection.")
 @click.option("--no-browser", is_flag=True, help="Print the sign-in URL instead of opening a browser.")
@@ -72,6 +75,8 @@ def connect(
     The browser sign-in asks which account to use, so several accounts can be connected."""
     if (shared_mailbox is None) != (via is None):
         raise click.UsageError("--shared-mailbox and --via go together")
+    if sandbox_url:
+        sandbox_url = sandbox_root(sandbox_url)
     store = open_store()
     users = _instances_using(store, name)
     if users and not replace:
@@ -91,7 +96,7 @@ def connect(
             from connections.sandbox import sandbox_connection
 
             connection = sandbox_connection(
-                store, sandbox_url.rstrip("/"), "app" if app_only else "delegated", name=name, user=login_hint
+                store, sandbox_url, "app" if app_only else "delegated", name=name, user=login_hint
             )
         else:
             if type_key is None:
@@ -154,6 +159,26 @@ def _connect_shared(store: Any, name: str, via: str, mailbox: str) -> None:
     )
 
 
+def sandbox_root(url: str) -> str:
+    """The sandbox's root URL from what a user may paste: ``http://127.0.0.1:8765`` or the
+    ``.../v1.0`` Graph URL the sandbox prints; anything else is a user error."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        user_error(f"--sandbox {url!r} is not a URL; give the sandbox's address, e.g. http://127.0.0.1:8765")
+    path = parts.path.rstrip("/")
+    if path.lower().endswith("/v1.0"):
+        path = path[: -len("/v1.0")]
+    if path or parts.query or parts.fragment:
+        user_error(f"--sandbox {url!r}: give the sandbox's address (http://HOST:PORT or its /v1.0 URL)")
+    return f"{parts.scheme}://{parts.hostname}{f':{port}' if port else ''}"
+
+
 def browser_opener(no_browser: bool) -> Any:
     def open_url(url: str) -> None:
         click.echo(f"Sign in at: {url}", err=True)
@@ -209,6 +234,25 @@ def connections_list(as_json: bool) -> None:
         detail = row["status_detail"] or row.get("detail") or ""
         account = row["account"] or "-"
         click.echo(f"{row['name']:<20} {row['type']:<20} {account:<32} {row['status']:<12} {detail}")
+
+
+@connections.command("types")
+def connections_types() -> None:
+    """The connection types and the settings each takes (its --config JSON Schema)."""
+    import json
+
+    manifest = load_manifest()
+    print_json(
+        [
+            {
+                "type": entry.key,
+                "label": entry["label"],
+                "description": entry.get("description"),
+                "config_schema": json.loads(entry.path("config_schema").read_text(encoding="utf-8")),
+            }
+            for entry in manifest.sections["connections"].values()
+        ]
+    )
 
 
 @connections.command("test")

@@ -87,3 +87,10 @@ def test_deleting_an_unknown_connection_suggests_the_nearest(home: Path, server:
     _used_connection(home, server)
     line = _one_line_error(cli(home, "connections", "delete", "wrok"))
     assert "did you mean 'work'?" in line
+
+
+def test_connect_takes_the_v1_url_the_sandbox_prints(home: Path, server: SandboxServer) -> None:
+    connected = cli(home, "connect", "printed", "--sandbox", server.url + "/v1.0/")
+    assert connected.returncode == 0, connected.stderr
+    tested = cli(home, "connections", "test", "printed")
+    assert tested.returncode == 0, tested.stderr
