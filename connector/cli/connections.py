@@ -9,6 +9,7 @@ import click
 from connector.cli._common import (
     did_you_mean,
     fail,
+    known_connection,
     load_manifest,
     main,
     open_store,
@@ -258,16 +259,28 @@ def connections_types() -> None:
 @connections.command("test")
 @click.argument("name")
 def connections_test(name: str) -> None:
-    """Call Graph with connection NAME and report who it acts as."""
+    """Call Graph with connection NAME and report who it acts as.
+
+    A connection with a default mailbox (a shared mailbox, or app-only) reads that mailbox's inbox,
+    which its mail permissions allow; reading the mailbox's user needs directory permissions
+    (User.Read.All) such a connection need not have. Otherwise: the signed-in user's profile."""
     from connections.registry import load_connection
     from connector.runtime import Runtime
 
     store = open_store()
+    known_connection(store, name)
     try:
         connection = load_connection(store, name)
         with Runtime(load_manifest(), store=store) as runtime:
             try:
-                user = runtime.run_action("get_current_user", {}, connection)
+                if connection.default_mailbox:
+                    runtime.run_action("get_mail_folder", {"folder_id": "inbox"}, connection)
+                    acts_as = connection.default_mailbox
+                    account: str | None = acts_as
+                else:
+                    user = runtime.run_action("get_current_user", {}, connection)
+                    acts_as = str(user.get("userPrincipalName") or user.get("id"))
+                    account = str(user.get("mail") or user.get("userPrincipalName") or "") or None
             except ConnectorError as exc:
                 store.record_health(name, ok=False, error=exc.message)
                 raise
@@ -276,8 +289,8 @@ def connections_test(name: str) -> None:
         fail(exc)
     from connections.registry import note_account
 
-    note_account(store, name, user.get("mail") or user.get("userPrincipalName"))
-    print_json({"ok": True, "connection": name, "acts_as": user.get("userPrincipalName") or user.get("id")})
+    note_account(store, name, account)
+    print_json({"ok": True, "connection": name, "acts_as": acts_as})
 
 
 @connections.command("delete")

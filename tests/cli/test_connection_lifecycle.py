@@ -5,6 +5,7 @@ Deleting disables the instances first; connecting over such a connection asks fo
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -94,3 +95,28 @@ def test_connect_takes_the_v1_url_the_sandbox_prints(home: Path, server: Sandbox
     assert connected.returncode == 0, connected.stderr
     tested = cli(home, "connections", "test", "printed")
     assert tested.returncode == 0, tested.stderr
+
+
+def test_connections_test_of_a_shared_mailbox_uses_what_its_permissions_allow(
+    home: Path, server: SandboxServer
+) -> None:
+    """Mail.Read.Shared but no directory permission: reading the mailbox's user would be a 403."""
+    from connections.authorization import authorize_headless
+    from connections.registry import create_connection
+    from connections.sandbox import sandbox_config
+    from sandbox import seed
+
+    config = sandbox_config(server.url, "delegated").model_copy(
+        update={
+            "scopes": "openid profile offline_access User.Read Mail.Read Mail.Read.Shared",
+            "default_mailbox": seed.SHARED_MAILBOX,
+        }
+    )
+    with Store(home / DB_FILE_NAME) as store:
+        tokens = authorize_headless(config, seed.DEFAULT_USER, connection="support")
+        create_connection(store, "support", "oauth2_code", config, tokens=tokens)
+    tested = cli(home, "connections", "test", "support")
+    assert tested.returncode == 0, tested.stderr
+    assert json.loads(tested.stdout)["acts_as"] == seed.SHARED_MAILBOX
+    listed = {row["name"]: row for row in json.loads(cli(home, "connections", "list", "--json").stdout)}
+    assert listed["support"]["status"] == "healthy" and "health" not in listed["support"]
