@@ -154,3 +154,21 @@ def test_ids_never_change_the_path(
                     f"{entry.key}.{field}={value!r} did not arrive as one segment: "
                     f"{[r.url.raw_path for r in recorder.sent]}"
                 )
+
+
+TRIGGERS = [entry for entry in MANIFEST.triggers.values() if _id_fields(entry)]
+
+
+@pytest.mark.parametrize("entry", TRIGGERS, ids=lambda e: e.key)
+def test_trigger_ids_that_would_leave_their_segment_are_refused(
+    entry: Entry, runtime: Runtime, connection: Connection, recorder: Recorder, names: dict[str, str]
+) -> None:
+    base = _base_input(entry, names)
+    schema = entry.validator("input_schema").schema
+    for field in sorted(_id_fields(entry)):
+        for value in REFUSED:
+            recorder.sent.clear()
+            with pytest.raises(InputValidationError) as caught:
+                runtime.trigger_plan(entry.key, _with(base, field, value, schema), connection)
+            assert not recorder.sent
+            assert any(e.path.split("[")[0] == field for e in caught.value.errors), caught.value.errors
