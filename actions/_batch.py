@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from connector._paths import header_problem, path_problem
 from connector._retry import IDEMPOTENT_METHODS, parse_retry_after
 from connector.context import ActionContext
 from connector.errors import ConnectorError, GraphError
@@ -106,6 +107,12 @@ def run_batch(
     """
     if not 0 < len(requests) <= MAX_BATCH:
         raise ValueError(f"a batch holds 1 to {MAX_BATCH} requests")
+    for item in requests:  # every sub-request addresses what it says, before anything is sent
+        problem = path_problem(item.url) or next(
+            (p for n, v in item.headers.items() if (p := header_problem(n, v))), None
+        )
+        if problem is not None:
+            raise GraphError(f"not sent: sub-request {item.id!r}: {problem}", code="InvalidUrl")
     sleep: Callable[[float], None] = ctx.extras.get("sleep", time.sleep)
     run = BatchRun(answers={})
     attempts: dict[str, int] = {}

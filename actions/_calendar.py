@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from actions._inputs import ActionInput, MailboxInput
+from actions._inputs import ActionInput, MailboxInput, TimeZone
 from actions._mail import Recipients, recipients_json
 from actions.models import GraphObject
 from connector.http import prefer_header
@@ -34,7 +34,7 @@ CalendarColor = Literal[
 
 
 class TimeZoneInput(MailboxInput):
-    time_zone: str | None = Field(
+    time_zone: TimeZone | None = Field(
         default=None,
         title="Time zone",
         description="Return start and end times in this time zone (Windows or IANA name, sent as"
@@ -99,7 +99,7 @@ class RecurrenceInput(ActionInput):
     occurrences: int | None = Field(
         default=None, ge=1, title="Occurrences", description="With range_type numbered."
     )
-    recurrence_time_zone: str | None = Field(
+    recurrence_time_zone: TimeZone | None = Field(
         default=None, title="Recurrence time zone", description="Zone of the range dates. Empty: the start's."
     )
 

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, Field, PrivateAttr, field_validator, model_validator
 
 from actions._inputs import ActionInput, MailboxInput
+from connector._paths import MAX_LINK_LENGTH
 from connector.context import ActionContext
 from connector.errors import FieldError, InputValidationError
 
@@ -59,6 +60,7 @@ class DataSourceInput(ActionInput):
     )
     cursor: str | None = Field(
         default=None,
+        max_length=4 * MAX_LINK_LENGTH,
         title="Cursor",
         description="The `next_cursor` of an earlier call with the same inputs, for the page after it."
         " Empty: the first page.",

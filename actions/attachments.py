@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from actions._graph import odata_params
-from actions._inputs import ActionInput, MailboxInput
+from actions._inputs import ActionInput, GraphId, MailboxInput
 from actions._mail import UploadableAttachmentInput
 from actions._upload import add_file_attachment
 from actions.models import GraphObject
@@ -18,7 +18,7 @@ from connector.schemas import returns
 
 
 class AttachmentMessageInput(MailboxInput):
-    message_id: str = Field(
+    message_id: GraphId = Field(
         min_length=1,
         title="Message id",
         description="Graph id of the message (or draft) holding the attachments.",
@@ -26,7 +26,9 @@ class AttachmentMessageInput(MailboxInput):
 
 
 class AttachmentIdInput(AttachmentMessageInput):
-    attachment_id: str = Field(min_length=1, title="Attachment id", description="Graph id of the attachment.")
+    attachment_id: GraphId = Field(
+        min_length=1, title="Attachment id", description="Graph id of the attachment."
+    )
 
 
 class Attachment(GraphObject):
@@ -136,7 +138,9 @@ class ItemToAttach(ActionInput):
     attachment). The copy carries the item's properties and body, not the item's own attachments."""
 
     kind: Literal["message", "event", "contact"] = Field(title="Item type")
-    id: str = Field(min_length=1, title="Item id", description="Graph id of the message, event or contact.")
+    id: GraphId = Field(
+        min_length=1, title="Item id", description="Graph id of the message, event or contact."
+    )
     name: str | None = Field(
         default=None,
         min_length=1,

@@ -14,7 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from actions._batch import MAX_BATCH, SubRequest, run_batch
-from actions._inputs import ActionInput
+from actions._inputs import ActionInput, HeaderName, HeaderValue, check_relative_path
+from connector._paths import MAX_LINK_LENGTH
 from connector.context import ActionContext
 from connector.schemas import returns
 
@@ -26,11 +27,12 @@ class BatchItemInput(ActionInput):
     method: Literal["GET", "POST", "PATCH", "PUT", "DELETE"] = Field(default="GET", title="Method")
     url: str = Field(
         min_length=1,
+        max_length=MAX_LINK_LENGTH,
         title="URL",
         description="Relative to the Graph version root, with its query: `/me/messages?$top=5`.",
         examples=["/me/mailFolders/inbox?$select=displayName,unreadItemCount"],
     )
-    headers: dict[str, str] = Field(default_factory=dict, title="Headers")
+    headers: dict[HeaderName, HeaderValue] = Field(default_factory=dict, max_length=50, title="Headers")
     body: Any = Field(default=None, title="Body", description="A JSON body (POST, PATCH, PUT).")
     depends_on: list[str] = Field(
         default_factory=list,
@@ -43,7 +45,7 @@ class BatchItemInput(ActionInput):
     def _relative(cls, value: str) -> str:
         if "://" in value or value.startswith("//") or any(ch in value for ch in "\r\n\t "):
             raise ValueError("must be a path relative to the Graph version root, e.g. /me/messages")
-        return value
+        return check_relative_path(value)
 
     @field_validator("headers")
     @classmethod

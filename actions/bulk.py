@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from actions import _template
 from actions._batch import MAX_BATCH, SubAnswer, SubRequest, run_batch
 from actions._deferred import SendAtInput, deferred_properties, deferred_until
-from actions._inputs import MailboxInput
+from actions._inputs import GraphId, MailboxInput
 from actions._mail import ATTACHMENT_FORMS, REQUEST_LIMIT, AttachmentInput, Attachments, _looks_like_address
 from connector import _limits
 from connector.context import ActionContext, quote_segment
@@ -79,7 +79,7 @@ def _not_processed(exc: ConnectorError) -> bool:
 
 # == Update Messages ====================================================================================
 class UpdateMessagesInput(MailboxInput):
-    message_ids: list[str] = Field(
+    message_ids: list[GraphId] = Field(
         min_length=1,
         max_length=MAX_MESSAGES,
         title="Message ids",
@@ -107,7 +107,7 @@ class UpdateMessagesInput(MailboxInput):
         " first).",
     )
     flag: FlagStatus | None = Field(default=None, title="Follow-up flag")
-    destination_id: str | None = Field(
+    destination_id: GraphId | None = Field(
         default=None,
         min_length=1,
         title="Move to folder",
@@ -174,7 +174,10 @@ class ItemError(BaseModel):
 
 class MessageOutcome(BaseModel):
     message_id: str
-    status: Literal["ok", "error"]
+    status: Literal["ok", "error", "unknown"] = Field(
+        description="ok: every change applied; error: not applied (safe to run again); unknown: a move"
+        " Graph may or may not have applied (it failed after reaching Graph), so it was not retried."
+    )
     new_id: str | None = Field(default=None, description="The message's id after a move.")
     error: ItemError | None = None
 
@@ -183,7 +186,8 @@ class UpdateMessagesOutput(BaseModel):
     results: list[MessageOutcome] = Field(description="One outcome per message id, in input order.")
     count: int
     succeeded: int
-    failed: int
+    failed: int = Field(description="Messages with status error or unknown.")
+    unknown: int = Field(default=0, description="Messages whose move may or may not have happened.")
     batches: int = Field(description="How many $batch calls were made.")
 
 
@@ -202,12 +206,13 @@ class _Updates:
     def path(self, message_id: str) -> str:
         return f"{self.base}/messages/{quote_segment(message_id)}"
 
-    def fail(self, message_id: str, status: int, code: str, message: str) -> None:
+    def fail(self, message_id: str, status: int, code: str, message: str, *, unknown: bool = False) -> None:
         self.results[message_id].update(
-            status="error", error={"status": status, "code": code, "message": message}
+            status="unknown" if unknown else "error",
+            error={"status": status, "code": code, "message": message},
         )
 
-    def send(self, requests: list[tuple[str, SubRequest]]) -> dict[str, SubAnswer]:
+    def send(self, requests: list[tuple[str, SubRequest]], *, moves: bool = False) -> dict[str, SubAnswer]:
         """One batch; answers by message id. A failed batch call fails its messages and stops the run."""
         if not requests or self.stopped:
             return {}
@@ -224,9 +229,10 @@ class _Updates:
             status, code, text = _error_text(run.error)
             self.stopped = f"the run stopped after a batch call failed: {text}"
             unanswered = set(run.unanswered)
+            unknown = moves and not _not_processed(run.error)
             for message_id, sub in requests:
                 if sub.id in unanswered:
-                    self.fail(message_id, status, code, text)
+                    self.fail(message_id, status, code, text, unknown=unknown)
                     answers.pop(message_id)
         return answers
 
@@ -234,13 +240,20 @@ class _Updates:
         if answer.ok:
             return False
         code, message = answer.error()
-        if applied_maybe and (answer.status >= 500 or answer.status == 0):
+        unknown = applied_maybe and (answer.status >= 500 or answer.status == 0)
+        if unknown:
             code = "RequestOutcomeUnknown"
             message = (
                 f"Graph answered {answer.status or 'nothing'}; the move may or may not have happened, so it"
                 " was not retried. " + message
             ).strip()
-        self.fail(message_id, answer.status, code or "Error", message or f"Graph answered {answer.status}")
+        self.fail(
+            message_id,
+            answer.status,
+            code or "Error",
+            message or f"Graph answered {answer.status}",
+            unknown=unknown,
+        )
         return True
 
 
@@ -272,7 +285,7 @@ def _update_chunk(run: _Updates, ids: Sequence[str]) -> None:
             (m, SubRequest(f"m{n}", "POST", f"{run.path(m)}/move", {"destinationId": params.destination_id}))
             for n, m in enumerate(moving)
         ]
-        for message_id, answer in run.send(moves).items():
+        for message_id, answer in run.send(moves, moves=True).items():
             if not run.answer_failed(message_id, answer, applied_maybe=True):
                 body = answer.body if isinstance(answer.body, dict) else {}
                 run.results[message_id]["new_id"] = body.get("id")
@@ -300,6 +313,7 @@ def update_messages(ctx: ActionContext, params: UpdateMessagesInput) -> dict[str
         "count": len(results),
         "succeeded": ok,
         "failed": len(results) - ok,
+        "unknown": sum(r["status"] == "unknown" for r in results),
         "batches": run.calls,
     }
 

@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from actions._calendar import Calendar, CalendarColor
 from actions._graph import list_output
-from actions._inputs import MailboxInput, PagingInput
+from actions._inputs import GraphId, MailboxInput, PagingInput
 from actions.models import DeletedOutput, page_output
 from connector.context import ActionContext, quote_segment
 from connector.schemas import returns
@@ -33,7 +33,7 @@ def list_calendars(ctx: ActionContext, params: ListCalendarsInput) -> dict[str, 
 
 
 class GetCalendarInput(MailboxInput):
-    calendar_id: str | None = Field(
+    calendar_id: GraphId | None = Field(
         default=None,
         min_length=1,
         title="Calendar",
@@ -93,7 +93,7 @@ def update_calendar(ctx: ActionContext, params: UpdateCalendarInput) -> dict[str
 
 
 class DeleteCalendarInput(MailboxInput):
-    calendar_id: str = Field(
+    calendar_id: GraphId = Field(
         min_length=1,
         title="Calendar",
         description="Graph id of the calendar to delete (with its events). The default calendar cannot be"

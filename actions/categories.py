@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from actions._inputs import MailboxInput
+from actions._inputs import GraphId, MailboxInput
 from actions.models import DeletedOutput, GraphObject
 from connector.context import ActionContext, quote_segment
 from connector.errors import FieldError, InputValidationError
@@ -120,7 +120,7 @@ def create_category(ctx: ActionContext, params: CreateCategoryInput) -> dict[str
 
 
 class CategoryIdInput(MailboxInput):
-    category_id: str = Field(
+    category_id: GraphId = Field(
         min_length=1,
         title="Category",
         description="The category's Graph id (a GUID) or its name (case-insensitive), as the dropdown gives.",

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from actions._graph import list_output, odata_params
-from actions._inputs import ActionInput, MailboxInput, PagingInput
+from actions._inputs import ActionInput, GraphId, MailboxInput, PagingInput
 from actions._mail import Address
 from actions.models import DeletedOutput, EmailAddress, GraphObject, page_output
 from connector.context import ActionContext, quote_segment
@@ -178,7 +178,7 @@ def list_contacts(ctx: ActionContext, params: ListContactsInput) -> dict[str, An
 
 
 class ContactIdInput(MailboxInput):
-    contact_id: str = Field(min_length=1, title="Contact id", description="Graph id of the contact.")
+    contact_id: GraphId = Field(min_length=1, title="Contact id", description="Graph id of the contact.")
 
 
 class GetContactInput(ContactIdInput):

@@ -16,7 +16,7 @@ from actions._calendar import (
     date_time_time_zone,
 )
 from actions._graph import delta_output, list_output, odata_params
-from actions._inputs import ActionInput, MailboxInput, PagingInput
+from actions._inputs import ActionInput, GraphId, Link, MailboxInput, PagingInput, TimeZone
 from actions._mail import Address, Recipients, addresses, recipients_json
 from actions.models import page_output
 from connector.context import ActionContext, quote_segment
@@ -45,7 +45,7 @@ EventPage = page_output("events", Event, "The events.")
 
 # -- reading ---------------------------------------------------------------------------------------------
 class ListEventsInput(TimeZoneInput, PagingInput):
-    calendar_id: str | None = Field(
+    calendar_id: GraphId | None = Field(
         default=None,
         min_length=1,
         title="Calendar",
@@ -80,7 +80,7 @@ class CalendarViewInput(TimeZoneInput, PagingInput):
     end_date_time: str = Field(
         title="To", description="End of the window (ISO 8601).", examples=["2026-12-08T00:00:00Z"]
     )
-    calendar_id: str | None = Field(
+    calendar_id: GraphId | None = Field(
         default=None, min_length=1, title="Calendar", description="Empty: the default calendar."
     )
     select: list[str] | None = Field(default=None, title="Properties")
@@ -99,7 +99,7 @@ def list_calendar_view(ctx: ActionContext, params: CalendarViewInput) -> dict[st
 
 
 class EventIdInput(MailboxInput):
-    event_id: str = Field(min_length=1, title="Event id", description="Graph id of the event.")
+    event_id: GraphId = Field(min_length=1, title="Event id", description="Graph id of the event.")
 
 
 class EventInstancesInput(EventIdInput, TimeZoneInput, PagingInput):
@@ -157,10 +157,10 @@ class EventFieldsInput(ActionInput):
         description="Wall-clock end in `end_time_zone`, or the day after the last day of an all-day event.",
         examples=["2026-12-03T15:30:00"],
     )
-    start_time_zone: str | None = Field(
+    start_time_zone: TimeZone | None = Field(
         default=None, title="Start time zone", description='Time zone of `start`. Empty: "UTC".'
     )
-    end_time_zone: str | None = Field(
+    end_time_zone: TimeZone | None = Field(
         default=None, title="End time zone", description="Time zone of `end`. Empty: the start's."
     )
     is_all_day: bool | None = Field(
@@ -258,7 +258,7 @@ class EventFieldsInput(ActionInput):
 
 
 class CreateEventInput(EventFieldsInput, TimeZoneInput):
-    calendar_id: str | None = Field(
+    calendar_id: GraphId | None = Field(
         default=None, min_length=1, title="Calendar", description="Empty: the default calendar."
     )
     transaction_id: str | None = Field(
@@ -366,7 +366,7 @@ class ProposeEventInput(RespondEventInput):
         examples=["2026-12-04T15:00:00"],
     )
     proposed_end: str | None = Field(default=None, title="Proposed end", examples=["2026-12-04T16:00:00"])
-    proposed_time_zone: str = Field(default=DEFAULT_TIME_ZONE, title="Proposed time zone")
+    proposed_time_zone: TimeZone = Field(default=DEFAULT_TIME_ZONE, title="Proposed time zone")
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> ProposeEventInput:
@@ -421,7 +421,7 @@ class EventDeltaInput(TimeZoneInput):
         description="End of the window (ISO 8601). Required without `cursor`.",
         examples=["2027-01-01T00:00:00Z"],
     )
-    cursor: str | None = Field(
+    cursor: Link | None = Field(
         default=None,
         title="Cursor",
         description="The `delta_link` (or `next_link`) of an earlier output: only changes since then (the"

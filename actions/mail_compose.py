@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from actions._deferred import SendAtInput, deferred_properties, deferred_until
 from actions._graph import delta_output, odata_params
-from actions._inputs import MailboxInput
+from actions._inputs import GraphId, Link, MailboxInput
 from actions._mail import (
     ATTACHMENT_FORMS,
     REQUEST_LIMIT,
@@ -224,7 +224,7 @@ def create_forward_draft(ctx: ActionContext, params: ForwardDraftInput) -> dict[
 
 # -- drafts ------------------------------------------------------------------------------------------
 class CreateDraftInput(MessageContentInput, MailboxInput):
-    folder_id: str | None = Field(
+    folder_id: GraphId | None = Field(
         default=None,
         title="Folder",
         description="Folder id or well-known name to save the draft in. Empty: Drafts.",
@@ -351,7 +351,7 @@ def update_message(ctx: ActionContext, params: UpdateMessageInput) -> dict[str, 
 
 # -- move, copy, permanent delete ------------------------------------------------------------------------
 class DestinationInput(MessageIdInput):
-    destination_id: str = Field(
+    destination_id: GraphId = Field(
         min_length=1,
         title="Destination folder",
         description="Folder id or well-known name (inbox, archive, deleteditems, junkemail...).",
@@ -475,7 +475,7 @@ def get_message_mime(ctx: ActionContext, params: GetMessageMimeInput) -> dict[st
 
 # -- delta -------------------------------------------------------------------------------------------
 class ListMessageDeltaInput(MailboxInput):
-    folder_id: str = Field(
+    folder_id: GraphId = Field(
         default="inbox",
         min_length=1,
         title="Folder",
@@ -489,7 +489,7 @@ class ListMessageDeltaInput(MailboxInput):
         description="Only these message properties (first call only: the cursor keeps them).",
         examples=[["subject", "isRead", "receivedDateTime"]],
     )
-    cursor: str | None = Field(
+    cursor: Link | None = Field(
         default=None,
         title="Cursor",
         description="The `delta_link` (or `next_link`) of an earlier output: only changes since then."

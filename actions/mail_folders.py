@@ -7,9 +7,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from actions._graph import list_output, odata_params
-from actions._inputs import MailboxInput, PagingInput
+from actions._inputs import GraphId, MailboxInput, PagingInput
 from actions.models import DeletedOutput, MailFolder, page_output
 from connector.context import ActionContext, quote_segment
+from connector.errors import GraphError
 from connector.schemas import returns
 
 
@@ -50,7 +51,7 @@ _FOLDER_REF = "Folder id or well-known name (inbox, drafts, sentitems, deletedit
 
 
 class FolderIdInput(MailboxInput):
-    folder_id: str = Field(
+    folder_id: GraphId = Field(
         min_length=1,
         title="Folder",
         description=_FOLDER_REF,
@@ -71,7 +72,7 @@ class CreateMailFolderInput(MailboxInput):
         description="The new folder's name.",
         examples=["Projects"],
     )
-    parent_folder_id: str | None = Field(
+    parent_folder_id: GraphId | None = Field(
         default=None,
         title="Parent folder",
         description="Create the folder inside this folder (id or well-known name). Empty: at the top"
@@ -141,7 +142,7 @@ def delete_mail_folder(ctx: ActionContext, params: DeleteMailFolderInput) -> dic
 
 
 class MoveMailFolderInput(FolderIdInput):
-    destination_folder_id: str = Field(
+    destination_folder_id: GraphId = Field(
         min_length=1,
         title="Destination folder",
         description="The folder to move it into (id or well-known name; `msgfolderroot` for the top level).",
@@ -211,8 +212,10 @@ class ChildFoldersOutput(BaseModel):
 def _folder_full_path(ctx: ActionContext, user_id: str | None, folder_id: str) -> tuple[str, str]:
     """(id, "Inbox/Projects") of a folder: its name and its ancestors' up to the mailbox root."""
     select = {"$select": "displayName,parentFolderId"}
-    root = ctx.graph.get_json(folder_path(ctx, user_id, "msgfolderroot"), params={"$select": "id"})["id"]
+    root = ctx.graph.get_json(folder_path(ctx, user_id, "msgfolderroot"), params={"$select": "id"}).get("id")
     folder = ctx.graph.get_json(folder_path(ctx, user_id, folder_id), params=select)
+    if not isinstance(root, str) or not isinstance(folder.get("id"), str):
+        raise GraphError("Graph answered a mail folder without its id", code="InvalidResponse")
     if folder["id"] == root:  # the top of the mailbox: its children's paths start with their names
         return root, ""
     names = [str(folder.get("displayName", ""))]

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 
 from actions._deferred import SendAtInput, deferred_properties, deferred_until
 from actions._graph import list_output, odata_params
-from actions._inputs import MailboxInput, PagingInput
+from actions._inputs import GraphId, MailboxInput, PagingInput
 from actions._mail import (
     ATTACHMENT_FORMS,
     MessageContentInput,
@@ -26,7 +26,7 @@ BodyContentType = Literal["html", "text"]
 
 
 class MessageIdInput(MailboxInput):
-    message_id: str = Field(min_length=1, title="Message id", description="Graph id of the message.")
+    message_id: GraphId = Field(min_length=1, title="Message id", description="Graph id of the message.")
 
 
 def _body_prefer(body_content_type: BodyContentType | None) -> dict[str, str] | None:
@@ -39,7 +39,7 @@ def _search_term(text: str) -> str:
 
 
 class ListMessagesInput(MailboxInput, PagingInput):
-    folder_id: str | None = Field(
+    folder_id: GraphId | None = Field(
         default=None,
         title="Folder",
         description="Folder id or well-known name (inbox, sentitems, drafts, deleteditems, archive,"

@@ -10,7 +10,8 @@ import httpx
 from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_validator
 
 from actions._files import FileData, file_attachment
-from actions._inputs import ActionInput
+from actions._inputs import ActionInput, HeaderName, HeaderValue, check_relative_path
+from connector._paths import MAX_LINK_LENGTH
 from connector._retry import IDEMPOTENT_METHODS, RetryPolicy
 from connector.context import ActionContext
 from connector.errors import FieldError, GraphError, InputValidationError
@@ -58,6 +59,11 @@ StringMap = Annotated[
     BeforeValidator(_pairs_to_map, json_schema_input_type=dict[str, str] | list[KeyValue]),
 ]
 """A name -> text map, or a list of ``{key, value}`` pairs."""
+HeaderMap = Annotated[
+    dict[HeaderName, HeaderValue],
+    BeforeValidator(_pairs_to_map, json_schema_input_type=dict[HeaderName, HeaderValue] | list[KeyValue]),
+]
+"""Header name -> value (HTTP token names, printable ASCII values), or a list of ``{key, value}`` pairs."""
 MAX_RETRIES = 10
 MAX_RETRY_DELAY_MS = 60_000
 
@@ -66,6 +72,7 @@ class RawRequestInput(ActionInput):
     method: Literal["GET", "POST", "PATCH", "PUT", "DELETE"] = Field(default="GET", title="Method")
     path: str = Field(
         min_length=1,
+        max_length=MAX_LINK_LENGTH,
         title="Path",
         description="Relative to the Graph version root, e.g. `/me/messages` or `/users/alex@contoso.com`."
         " An absolute URL is accepted only on the connection's own Graph host (e.g. a nextLink).",
@@ -77,10 +84,12 @@ class RawRequestInput(ActionInput):
         description='Query options, e.g. {"$select": "subject", "$top": "5"}.',
         examples=[{"$select": "displayName,totalItemCount"}],
     )
-    headers: StringMap = Field(
+    headers: HeaderMap = Field(
         default_factory=dict,
+        max_length=50,
         title="Headers",
-        description="Extra request headers, e.g. Prefer. Authorization and framing headers cannot be set.",
+        description="Extra request headers, e.g. Prefer. Authorization and framing headers cannot be set;"
+        " names are HTTP tokens, values printable ASCII without line breaks.",
         examples=[{"Prefer": 'outlook.body-content-type="text"'}],
     )
     body: Any = Field(default=None, title="Body", description="A JSON body (POST, PATCH, PUT).")
@@ -198,10 +207,14 @@ class RawRequestInput(ActionInput):
 
     @field_validator("path")
     @classmethod
-    def _no_control_characters(cls, value: str) -> str:
-        if any(ch in value for ch in "\r\n\t ") or "#" in value:
-            raise ValueError("must be a URL path without spaces, line breaks or a #fragment")
-        return value
+    def _one_resource(cls, value: str) -> str:
+        """No whitespace, control characters or fragment; no empty, ``.`` or ``..`` segment (the
+        URL layer would drop them and address another resource). Absolute URLs: the same, and the
+        Graph client then refuses any host but the connection's."""
+        if "://" in value:
+            check_relative_path("/" + value.partition("://")[2].partition("/")[2])
+            return value
+        return check_relative_path(value)
 
 
 class RawResponse(BaseModel):

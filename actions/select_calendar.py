@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from actions._calendar import TimeZoneInput
+from actions._inputs import GraphId
 from actions._options import DataSourceInput, MailboxDataSourceInput, OptionsOutput, link_page_output
 from actions.calendars import calendar_path
 from connector.context import ActionContext
@@ -38,7 +39,7 @@ def _calendar_option(calendar: dict[str, Any]) -> dict[str, Any]:
 class SelectEventInput(DataSourceInput, TimeZoneInput):
     """Events from now on, soonest first, recurring series expanded into their occurrences."""
 
-    calendar_id: str | None = Field(
+    calendar_id: GraphId | None = Field(
         default=None,
         min_length=1,
         title="Calendar",

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from actions._inputs import GraphId
 from actions._options import (
     MailboxDataSourceInput,
     OptionsOutput,
@@ -96,7 +97,7 @@ def _folder_stack(params: SelectMailFolderInput) -> list[list[Any]]:
 class SelectMessageInput(MailboxDataSourceInput):
     """Messages newest first; `search` uses Outlook search (subject, body, sender)."""
 
-    folder_id: str | None = Field(
+    folder_id: GraphId | None = Field(
         default=None,
         min_length=1,
         title="Folder",

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from actions._inputs import ActionInput, MailboxInput
+from actions._inputs import ActionInput, MailboxInput, TimeZone
 from actions.models import GraphObject
 from connector.context import ActionContext
 from connector.schemas import returns
@@ -70,7 +70,7 @@ class DateTimeInput(ActionInput):
         description="Local date and time in `time_zone`, without an offset, e.g. 2026-12-21T08:00:00.",
         examples=["2026-12-21T08:00:00"],
     )
-    time_zone: str = Field(
+    time_zone: TimeZone = Field(
         default="UTC",
         min_length=1,
         title="Time zone",

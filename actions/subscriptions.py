@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from actions import _subscriptions as subs
-from actions._inputs import ActionInput, MailboxInput
+from actions._inputs import ActionInput, GraphId, MailboxInput
 from actions.models import DeletedOutput, GraphObject
 from connector.context import ActionContext
 from connector.errors import GraphError
@@ -30,6 +30,10 @@ _EXPIRY_HELP = (
 
 
 # -- outputs ----------------------------------------------------------------------------------------
+MAX_ASKED_MINUTES = 525_600
+"""Longest lifetime that may be asked (a year; Graph's longest is 42,300 minutes, so anything above
+is clamped anyway): larger numbers would overflow the date arithmetic."""
+
 class Subscription(GraphObject):
     """A change-notification subscription (microsoft.graph.subscription), without its clientState."""
 
@@ -88,7 +92,7 @@ class DeleteAllOutput(BaseModel):
 
 # -- inputs -----------------------------------------------------------------------------------------
 class SubscriptionIdInput(ActionInput):
-    subscription_id: str = Field(
+    subscription_id: GraphId = Field(
         min_length=1, title="Subscription", description="Graph id of the subscription."
     )
 
@@ -112,7 +116,7 @@ class NotificationFields(ActionInput):
         default=None, min_length=1, max_length=200, title="Trigger instance", description=_INSTANCE_HELP
     )
     expiration_minutes: int | None = Field(
-        default=None, ge=1, title="Lifetime (minutes)", description=_EXPIRY_HELP
+        default=None, ge=1, le=MAX_ASKED_MINUTES, title="Lifetime (minutes)", description=_EXPIRY_HELP
     )
     client_state: str | None = Field(
         default=None,
@@ -320,7 +324,7 @@ def _create_or_reuse(ctx: ActionContext, resource: str, params: ReusableInput) -
 
 
 class CreateEventSubscriptionInput(ReusableInput):
-    calendar_id: str | None = Field(
+    calendar_id: GraphId | None = Field(
         default=None,
         min_length=1,
         title="Calendar",
@@ -338,7 +342,7 @@ def create_event_subscription(ctx: ActionContext, params: CreateEventSubscriptio
 
 
 class CreateMailFolderSubscriptionInput(ReusableInput):
-    folder_id: str = Field(
+    folder_id: GraphId = Field(
         default="inbox",
         min_length=1,
         title="Folder",
@@ -465,6 +469,7 @@ class UpdateSubscriptionInput(SubscriptionIdInput):
     expiration_minutes: int | None = Field(
         default=None,
         ge=1,
+        le=MAX_ASKED_MINUTES,
         title="Lifetime (minutes)",
         description="Renew for this long (clamped to Graph's maximum).",
     )
@@ -514,7 +519,7 @@ def update_subscription(ctx: ActionContext, params: UpdateSubscriptionInput) -> 
 
 class UpdateExpirationInput(SubscriptionIdInput):
     expiration_minutes: int | None = Field(
-        default=None, ge=1, title="Lifetime (minutes)", description=_EXPIRY_HELP
+        default=None, ge=1, le=MAX_ASKED_MINUTES, title="Lifetime (minutes)", description=_EXPIRY_HELP
     )
     expiration_date_time: str | None = Field(
         default=None,

@@ -51,6 +51,14 @@ class StoredConnection:
         self.throttle_key = f"{registration.client_id}@{registration.context.tenant or endpoints.token_url}"
         self.token_client = TokenClient(registration, transport=transport, clock=clock)
         self.tokens = TokenCache(name, store, self._renewer(), clock=clock, margin=margin)
+        self._store = store
+        self.revision = store.connection_revision(name)
+        """Which saved version of the connection this object was built from (see ``is_current``)."""
+
+    def is_current(self) -> bool:
+        """False once the saved connection was deleted or saved again (by any process): this object
+        then holds another account's settings and must not be used (load the connection again)."""
+        return self.revision is not None and self._store.connection_revision(self.name) == self.revision
 
     def _renewer(self) -> Renew:
         raise NotImplementedError

@@ -270,23 +270,23 @@ def _iso(epoch: float | None) -> str | None:
 
 
 def connection_summary(record: ConnectionRecord) -> dict[str, Any]:
-    """A saved connection for listings: type, health and settings (never secrets or tokens)."""
+    """A saved connection for listings: type, settings and what its last call said (never secrets or
+    tokens). Its health status (healthy, never synced, stale, error) is ``triggers.health``'s."""
     kind = CONNECTION_TYPES.get(record.type_key)
     label = kind.label if kind else record.type_key
     if record.type_key == "shared_mailbox":
         label = f"Shared mailbox {record.config.get('mailbox')} (via {record.config.get('via')})"
     if record.last_error:
-        health, detail = "failing", record.last_error
+        detail = record.last_error
     elif record.last_success_at is not None:
-        health, detail = "ok", f"last success {_iso(record.last_success_at)}"
+        detail = f"last success {_iso(record.last_success_at)}"
     else:
         signed_out = kind is not None and kind.signs_in and not record.has_tokens
-        health, detail = "untested", "not signed in" if signed_out else ""
+        detail = "not signed in" if signed_out else ""
     return {
         "name": record.name,
         "type": record.type_key,
         "label": label,
-        "health": health,
         "detail": detail,
         "signed_in": record.has_tokens,
         "config": dict(record.config),

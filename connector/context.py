@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from connector.errors import FieldError, InputValidationError
+from connector._paths import id_problem
+from connector.errors import FieldError, InputValidationError, InvalidIdError
 
 if TYPE_CHECKING:
     from connections.base import Connection
@@ -16,7 +17,14 @@ if TYPE_CHECKING:
 
 
 def quote_segment(value: str) -> str:
-    """URL-encode one path segment (Graph ids may contain ``/``, ``+`` and ``=``)."""
+    """URL-encode one id as one path segment (Graph ids may contain ``/``, ``+`` and ``=``).
+
+    Raises ``InvalidIdError`` for an id that would not address exactly one segment (empty, only
+    whitespace, ``.`` or ``..``, which the URL layer drops) or is longer than any Graph id.
+    """
+    problem = id_problem(value)
+    if problem is not None:
+        raise InvalidIdError(value, problem)
     return quote(value, safe="")
 
 

@@ -49,6 +49,18 @@ class InputValidationError(ConnectorError):
         return out
 
 
+class InvalidIdError(InputValidationError):
+    """An id that cannot address exactly one path segment (``..``, empty, too long...).
+
+    Raised where paths are built; the runtime names the input field that held ``value``.
+    """
+
+    def __init__(self, value: str, reason: str, field: str = "id") -> None:
+        self.value = value
+        self.reason = reason
+        super().__init__([FieldError(field, reason)])
+
+
 class ConfigurationError(ConnectorError):
     """The manifest, a connection or the environment is set up wrongly."""
 

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import httpx
 
-from connector import _graph_errors, _limits
+from connector import _graph_errors, _limits, _paths
 from connector._paging import ItemIterator, PageIterator
 from connector._retry import (
     IDEMPOTENT_METHODS,
@@ -132,16 +132,23 @@ class GraphClient:
             mailbox = self._mailbox_of(path_or_url)
         hdrs = {"client-request-id": f"{self._id_prefix}{next(self._id_counter):012x}"}
         if headers:
+            for name, value in headers.items():
+                problem = _paths.header_problem(name, value)
+                if problem is not None:
+                    raise GraphError(f"not sent: {problem}", code="InvalidRequest")
             hdrs.update(headers)
-        request = self._client.build_request(
-            method,
-            url,
-            params=params,
-            json=json,
-            content=content,
-            headers=hdrs,
-            timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
-        )
+        try:
+            request = self._client.build_request(
+                method,
+                url,
+                params=params,
+                json=json,
+                content=content,
+                headers=hdrs,
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+            )
+        except (httpx.InvalidURL, ValueError) as exc:  # a control character, a URL too long...
+            raise GraphError(f"not sent: invalid request URL ({exc})", code="InvalidUrl") from None
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
         held = max(1, min(slots, self._max_concurrency))
@@ -259,12 +266,20 @@ class GraphClient:
 
     # -- internals -----------------------------------------------------------------------------
     def _resolve(self, path_or_url: str, auth: bool) -> str | httpx.URL:
-        """The URL to send to; refuses absolute URLs on another origin when credentials would go."""
+        """The URL to send to; refuses absolute URLs on another origin when credentials would go,
+        and paths whose segments the URL layer would drop or merge (``..``, ``.``, empty)."""
+        if len(path_or_url) > _paths.MAX_LINK_LENGTH:
+            raise GraphError(
+                f"not sent: the URL is longer than {_paths.MAX_LINK_LENGTH} characters", code="InvalidUrl"
+            )
         if path_or_url.startswith("/"):
+            self._check_route(path_or_url)
             return self._base + path_or_url
         if path_or_url.startswith(self._prefix):
+            self._check_route(path_or_url[len(self._prefix) - 1 :])
             return path_or_url
         if "://" not in path_or_url:
+            self._check_route(path_or_url)
             return self._base + "/" + path_or_url
         try:
             url = httpx.URL(path_or_url)
@@ -279,6 +294,12 @@ class GraphClient:
                 code="UntrustedHost",
             )
         return url
+
+    @staticmethod
+    def _check_route(path: str) -> None:
+        problem = _paths.route_problem(path.split("?", 1)[0].split("#", 1)[0])
+        if problem is not None:
+            raise GraphError(f"not sent: the URL path {problem}", code="InvalidUrl")
 
     def _relative_path(self, path_or_url: str) -> str:
         """The path below the version, without query: ``/me/messages``."""

@@ -23,9 +23,10 @@ from connector.audit import (
     error_text,
 )
 from connector.context import ActionContext
-from connector.errors import ConfigurationError, FieldError, GraphError, InputValidationError
+from connector.errors import ConfigurationError, FieldError, GraphError, InputValidationError, InvalidIdError
 from connector.manifest import Entry, Manifest, load_manifest
 from connector.policy import PRESETS, PolicyError, PolicyGate, Verdict, granted_scopes
+from connector.validation import nesting_error
 
 if TYPE_CHECKING:
     import httpx
@@ -72,13 +73,27 @@ class Runtime:
         self.strict_output = strict_output
         self._transport = transport
         self._clients: dict[str, GraphClient] = {}
+        self._retired: list[GraphClient] = []
         self._lock = threading.Lock()
         self._health_noted: dict[str, float] = {}
 
     # -- clients -------------------------------------------------------------------------------
     def client_for(self, connection: Connection) -> GraphClient:
-        """The Graph client bound to this connection (created once, shared by threads)."""
-        cache_key = f"{connection.name}\0{connection.graph_base_url}"
+        """The Graph client bound to this connection (created once, shared by threads).
+
+        The cache is keyed on the connection's identity (name, type, Graph URL and, for a saved
+        connection, which saved version it is), and a saved connection that was deleted or saved
+        again since it was loaded (by any process) is refused: a re-connected account never gets
+        the previous one's client or credentials.
+        """
+        is_current = getattr(connection, "is_current", None)
+        if is_current is not None and not is_current():
+            raise ConfigurationError(
+                f"connection {connection.name!r} was deleted or saved again since it was loaded;"
+                " load it again (nothing was sent with the old settings)"
+            )
+        revision = getattr(connection, "revision", None) or ""
+        cache_key = f"{connection.name}\0{connection.type_key}\0{connection.graph_base_url}\0{revision}"
         client = self._clients.get(cache_key)
         if client is None:
             with self._lock:
@@ -92,14 +107,20 @@ class Runtime:
                         mailbox_limit_key=connection.throttle_key,
                         transport=self._transport,
                     )
+                    prefix = connection.name + "\0"
+                    for stale in [k for k in self._clients if k.startswith(prefix)]:
+                        # an earlier version of this connection: closed with the runtime (a thread
+                        # may still be finishing a request with it)
+                        self._retired.append(self._clients.pop(stale))
                     self._clients[cache_key] = client
         return client
 
     def close(self) -> None:
         with self._lock:
-            for client in self._clients.values():
+            for client in [*self._clients.values(), *self._retired]:
                 client.close()
             self._clients.clear()
+            self._retired.clear()
 
     def __enter__(self) -> Runtime:
         return self
@@ -196,7 +217,7 @@ class Runtime:
                     entry, raw_input, connection.name, approval_id=approval, requested_by=_who(caller)
                 )
                 self._authorize(entry, connection)
-                result: dict[str, Any] = self._invoke(entry, params, connection)
+                result: dict[str, Any] = self._invoke(entry, params, connection, raw_input)
                 if "output_schema" in entry.data:
                     self._check_output(entry, result)
             except BaseException as exc:
@@ -205,9 +226,9 @@ class Runtime:
             self._audit(entry, raw_input, connection, caller, verdict, request_ids, None)
         return result
 
-    def _invoke(self, entry: Entry, params: Any, connection: Connection) -> Any:
+    def _invoke(self, entry: Entry, params: Any, connection: Connection, raw_input: Any) -> Any:
         try:
-            result = entry.handler(self.context(connection), params)
+            result = self._handle(entry, params, connection, raw_input)
         except GraphError as exc:
             if exc.status in CONNECTION_FAILURES:
                 self.note_health(connection, exc.message)
@@ -283,10 +304,24 @@ class Runtime:
         raw_input = _with_user_id(raw_input, user_id)
         params = self._validate(entry, raw_input)
         self._authorize(entry, connection)
-        return entry.handler(self.context(connection), params)
+        return self._handle(entry, params, connection, raw_input)
+
+    def _handle(self, entry: Entry, params: Any, connection: Connection, raw_input: Any) -> Any:
+        """Call the handler; an id refused where a path was built names the input field holding it."""
+        try:
+            return entry.handler(self.context(connection), params)
+        except InvalidIdError as exc:
+            where = _field_holding(raw_input, exc.value)
+            if where is None:
+                raise
+            raise InvalidIdError(exc.value, exc.reason, where) from None
 
     def _validate(self, entry: Entry, raw_input: Any) -> Any:
-        """The handler's parameters from the raw input: its JSON Schema, then its model's checks."""
+        """The handler's parameters from the raw input: its nesting depth (before anything recurses
+        into it), its JSON Schema, then its model's checks."""
+        too_deep = nesting_error(raw_input)
+        if too_deep is not None:
+            raise InputValidationError([too_deep])
         entry.validator("input_schema").validate(raw_input, "input")
         return _parse_input(entry, raw_input)
 
@@ -365,6 +400,22 @@ def _input_path(loc: tuple[Any, ...], raw_input: Any) -> list[str | int]:
             continue  # a union member's tag, not a place in the input
         path.append(part)
     return path
+
+
+def _field_holding(raw_input: Any, value: str) -> str | None:
+    """The path of the first input field whose value is ``value`` (None when no field holds it)."""
+    from connector.validation import format_path
+
+    stack: list[tuple[list[str | int], Any]] = [([], raw_input)]
+    while stack:
+        path, node = stack.pop(0)
+        if node == value and path:
+            return format_path(path)
+        if isinstance(node, dict):
+            stack.extend(([*path, str(k)], v) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend(([*path, i], v) for i, v in enumerate(node))
+    return None
 
 
 def _input_model(entry: Entry) -> Any:

@@ -29,10 +29,50 @@ def format_path(parts: Iterable[str | int]) -> str:
     return out or "(root)"
 
 
+MAX_DEPTH = 64
+"""Deepest nesting of objects and arrays accepted in any input (deeper input is refused as a whole,
+before the schema validator or a JSON encoder would recurse into it)."""
+
+
+def nesting_error(instance: Any, limit: int = MAX_DEPTH) -> FieldError | None:
+    """The top-level field nested deeper than ``limit`` objects/arrays, or None (walked without
+    recursion; the schema validator and the JSON encoders recurse and would fail far deeper)."""
+    stack: list[tuple[Any, int, list[str | int]]] = [(instance, 0, [])]
+    while stack:
+        node, depth, path = stack.pop()
+        if isinstance(node, dict):
+            items: Iterable[tuple[str | int, Any]] = ((str(k), v) for k, v in node.items())
+        elif isinstance(node, list):
+            items = enumerate(node)
+        else:
+            continue
+        if depth >= limit:
+            reason = f"is nested deeper than {limit} levels of objects and arrays"
+            return FieldError(format_path(path[:1]), reason)
+        stack.extend((value, depth + 1, [*path, key]) for key, value in items)
+    return None
+
+
+_ID_NOT = {"enum": [".", ".."]}
+_REASONS = {
+    ("Not", str(_ID_NOT)): "is not a valid id ('.' and '..' would address another resource)",
+    ("Pattern", "\\S"): "is not valid (empty or only whitespace)",
+}
+
+
 def _reason(error: Any) -> str:
-    """Turn a jsonschema-rs error into a short reason, naming the property where it can."""
+    """Turn a jsonschema-rs error into a short reason, naming the property where it can.
+
+    A long value is not repeated (it may be megabytes long)."""
     message: str = error.message
     kind = type(error.kind).__name__
+    detail = getattr(error.kind, "schema", None) or getattr(error.kind, "pattern", "")
+    known = _REASONS.get((kind, str(detail)))
+    if known is not None:
+        return known
+    shown = json.dumps(error.instance, ensure_ascii=False)
+    if len(shown) > 80:  # a long value is not repeated: the field's name says which it is
+        message = message.replace(shown, "the value")
     if kind == "Required":
         return message.replace(" is a required property", " is required")
     if kind == "Format":

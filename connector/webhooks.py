@@ -44,6 +44,7 @@ from typing import Any
 
 import orjson
 from flask import Flask, Response, request
+from werkzeug.exceptions import ClientDisconnected
 
 from connector import inbox
 from connector.store import ReceiverAccess, Store
@@ -133,6 +134,9 @@ def create_app(
             items, validation_tokens = _parse(_read_body(max_body_bytes))
         except _BadRequest as exc:
             return _text(exc.message + "\n", exc.status)
+        except (OSError, ClientDisconnected) as exc:  # the sender left mid-body: one line, no traceback
+            log.warning("trigger %s: the sender left before the whole body arrived: %r", instance_id, exc)
+            return _text("incomplete body\n", 400)
         received = [item.pop("clientState", None) for item in items]
 
         rows = _accepted(items, received, access.client_state, validation_tokens)

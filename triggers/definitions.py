@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from actions._inputs import MailboxInput
+from actions._inputs import GraphId, MailboxInput
 from connector.context import ActionContext, quote_segment
 from triggers.plan import CHANGE_TYPES, TriggerPlan, Watch
 
@@ -52,7 +52,7 @@ class _ChangeTypes(MailboxInput):
 
 
 class _FolderInput(MailboxInput):
-    folder_id: str = Field(
+    folder_id: GraphId = Field(
         default="inbox",
         min_length=1,
         title="Folder",

@@ -182,6 +182,11 @@ class TriggerService:
     def connection(self, name: str) -> Connection:
         with self._guard:
             found = self._connections.get(name)
+        is_current = getattr(found, "is_current", None)
+        if is_current is not None and not is_current():
+            found = None  # deleted or saved again (maybe by another process): load what is saved now
+            with self._guard:
+                self._connections.pop(name, None)
         if found is None:
             from connections.registry import load_connection
 
@@ -282,6 +287,19 @@ class TriggerService:
             return False
         self._remove(instance_id)
         return True
+
+    def instances_using(self, connection_name: str) -> list[TriggerInstance]:
+        """The trigger instances that act through connection ``connection_name``."""
+        return [i for i in self.store.list_trigger_instances() if i.connection_name == connection_name]
+
+    def disable_for_connection(self, connection_name: str) -> list[str]:
+        """Disable every instance using the connection (their subscriptions are deleted while its
+        credentials still work); the ids disabled. Call it before deleting or replacing the connection."""
+        disabled = []
+        for instance in self.instances_using(connection_name):
+            self._remove(instance.id)
+            disabled.append(instance.id)
+        return disabled
 
     def _remove(self, instance_id: str) -> None:
         instance = self.store.get_trigger_instance(instance_id)

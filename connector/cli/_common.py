@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -31,7 +31,27 @@ CONNECTION_ENV = "OUTLOOK_CONNECTOR_CONNECTION"
 PUBLIC_URL_ENV = "OUTLOOK_CONNECTOR_PUBLIC_URL"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineErrors(click.Group):
+    """The root group: a command-line mistake (unknown command or option, missing argument, bad
+    value) is one line naming it and exit 2, instead of click's usage block."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.UsageError as exc:
+            user_error(" ".join(exc.format_message().split()))
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="outlook-connector")
 @click.option(
     "--store",
@@ -59,6 +79,20 @@ def fail(error: ConnectorError) -> NoReturn:
     sys.exit(error.exit_code)
 
 
+def user_error(message: str) -> NoReturn:
+    """A mistake in the command line (a file, a URL, a key, options): one line, exit 2."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``"; did you mean 'list_messages'?"`` for the nearest choice, or ``""`` when none is near."""
+    import difflib
+
+    near = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {near[0]!r}?" if near else ""
+
+
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
@@ -70,11 +104,49 @@ def read_json_option(value: str | None, what: str) -> Any:
     text = value
     if value.startswith("@"):
         source = value[1:]
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        try:
+            text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            user_error(f"{what} @{source}: cannot read it ({_reason(exc)})")
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise click.BadParameter(f"{what} is not valid JSON: {exc}") from None
+        user_error(f"{what} is not valid JSON: {exc}")
+
+
+def _reason(exc: BaseException) -> str:
+    """A short reason for a file error: "no such file", "is a directory"..."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc) or type(exc).__name__
+
+
+def write_text_option(path: str, text: str, what: str) -> None:
+    """Write ``text`` to the file an option names; a path that cannot be written is a user error."""
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        user_error(f"{what} {path}: cannot write it ({_reason(exc)})")
+
+
+def known_key(kind: str, key: str, keys: Iterable[str], listing: str | None = None) -> str:
+    """``key`` if it is one of ``keys``; else a user error naming the nearest one and where to find
+    them all (the ``listing`` command, or the keys themselves)."""
+    keys = list(keys)
+    if key not in keys:
+        known = ", ".join(sorted(keys))
+        where = f"`outlook-connector {listing}` lists them" if listing else f"known: {known}"
+        user_error(f"unknown {kind} {key!r}{did_you_mean(key, keys)}; {where}")
+    return key
+
+
+def known_connection(store: Store, name: str) -> str:
+    """``name`` if a connection of that name is saved; else a user error naming the nearest one."""
+    if store.connection_revision(name) is None:
+        names = [record.name for record in store.list_connections()]
+        hint = did_you_mean(name, names) or (f"; saved: {', '.join(names)}" if names else "")
+        user_error(f"no connection named {name!r}{hint}; `outlook-connector connect {name} ...` creates it")
+    return name
 
 
 def load_manifest() -> Manifest:
@@ -125,7 +197,7 @@ def connection_for_run(name: str | None, use_sandbox: bool) -> Iterator[tuple[Co
         if name is not None:
             from connections.registry import load_connection
 
-            yield load_connection(store, name), store
+            yield load_connection(store, known_connection(store, name)), store
             return
     with ephemeral_sandbox() as pair:
         yield pair

@@ -11,10 +11,12 @@ from connector.cli._common import (
     cli_caller,
     connection_for_run,
     fail,
+    known_key,
     load_manifest,
     main,
     print_json,
     read_json_option,
+    user_error,
 )
 from connector.errors import ConnectorError
 
@@ -44,8 +46,9 @@ def actions_describe(key: str) -> None:
     """An action's manifest entry with its input and output schemas."""
     from connector.export import export_entry
 
+    manifest = load_manifest()
     try:
-        print_json(export_entry(load_manifest().action(key)))
+        print_json(export_entry(manifest.action(known_key("action", key, manifest.actions, "actions list"))))
     except ConnectorError as exc:
         fail(exc)
 
@@ -90,7 +93,7 @@ def run(
 ) -> None:
     """Run action KEY and print its output as JSON (under the connection's policy)."""
     if example and (input_json is not None or connection_name is not None):
-        fail(ConnectorError("--example runs on a sandbox started on the spot; drop --input and --connection"))
+        user_error("--example runs on a sandbox started on the spot; drop --input and --connection")
     run_entry("actions", key, input_json, connection_name, user_id, use_sandbox or example, example, approval)
 
 
@@ -111,13 +114,14 @@ def run_entry(
     """
     from connector.runtime import Runtime
 
+    manifest = load_manifest()
+    if section == "actions":  # an unknown key fails before any set-up
+        known_key("action", key, manifest.actions, "actions list")
+    else:
+        known_key("data source", key, manifest.data_sources, "data-sources list")
     raw_input = read_json_option(input_json, "--input")
     try:
-        runtime = Runtime(load_manifest(), caller=cli_caller())
-        if section == "actions":
-            runtime.manifest.action(key)  # unknown key: fail before any set-up
-        else:
-            runtime.data_source(key)
+        runtime = Runtime(manifest, caller=cli_caller())
         with connection_for_run(connection_name, use_sandbox) as (connection, store):
             runtime.store = store
             if example:

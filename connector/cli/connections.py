@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
 from connector.cli._common import (
+    did_you_mean,
     fail,
+    known_connection,
     load_manifest,
     main,
     open_store,
     print_json,
     read_json_option,
     runtime_for,
+    user_error,
 )
 from connector.errors import ConnectorError
 
@@ -28,12 +30,15 @@ from connector.errors import ConnectorError
     help="Connection type (not needed with --sandbox).",
 )
 @click.option(
-    "--config", "config_json", help="Connection settings JSON, or @file.json (see `connections types`)."
+    "--config",
+    "config_json",
+    help="Connection settings JSON, or @file.json (`outlook-connector connections types` shows them).",
 )
 @click.option(
     "--sandbox",
     "sandbox_url",
-    help="Connect to a running sandbox at this URL instead (e.g. http://127.0.0.1:8765).",
+    help="Connect to a running sandbox at this URL instead (e.g. http://127.0.0.1:8765, or the"
+    " .../v1.0 URL that `sandbox` and `triggers listen` print).",
 )
 @click.option("--app-only", is_flag=True, help="With --sandbox: an app-only (client credentials) connection.")
 @click.option("--no-browser", is_flag=True, help="Print the sign-in URL instead of opening a browser.")
@@ -48,6 +53,11 @@ from connector.errors import ConnectorError
 )
 @click.option("--shared-mailbox", help="Add this shared mailbox (address), signing in with --via's account.")
 @click.option("--via", help="With --shared-mailbox: the saved connection whose sign-in opens it.")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace connection NAME although trigger instances use it (they then act as the new account).",
+)
 def connect(
     name: str,
     type_key: str | None,
@@ -59,13 +69,22 @@ def connect(
     shared_scopes: bool,
     shared_mailbox: str | None,
     via: str | None,
+    replace: bool,
 ) -> None:
     """Create connection NAME: sign in through the browser (authorization code), or client credentials,
     or a shared mailbox opened with another connection's sign-in (--shared-mailbox ADDR --via CONN).
     The browser sign-in asks which account to use, so several accounts can be connected."""
     if (shared_mailbox is None) != (via is None):
         raise click.UsageError("--shared-mailbox and --via go together")
+    if sandbox_url:
+        sandbox_url = sandbox_root(sandbox_url)
     store = open_store()
+    users = _instances_using(store, name)
+    if users and not replace:
+        user_error(
+            f"connection {name!r} exists and trigger instances use it ({', '.join(users)}); add --replace"
+            " to replace it (they will act as the new account), or choose another name"
+        )
     try:
         if shared_mailbox is not None and via is not None:
             if type_key or config_json or sandbox_url:
@@ -78,7 +97,7 @@ def connect(
             from connections.sandbox import sandbox_connection
 
             connection = sandbox_connection(
-                store, sandbox_url.rstrip("/"), "app" if app_only else "delegated", name=name, user=login_hint
+                store, sandbox_url, "app" if app_only else "delegated", name=name, user=login_hint
             )
         else:
             if type_key is None:
@@ -141,6 +160,26 @@ def _connect_shared(store: Any, name: str, via: str, mailbox: str) -> None:
     )
 
 
+def sandbox_root(url: str) -> str:
+    """The sandbox's root URL from what a user may paste: ``http://127.0.0.1:8765`` or the
+    ``.../v1.0`` Graph URL the sandbox prints; anything else is a user error."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        user_error(f"--sandbox {url!r} is not a URL; give the sandbox's address, e.g. http://127.0.0.1:8765")
+    path = parts.path.rstrip("/")
+    if path.lower().endswith("/v1.0"):
+        path = path[: -len("/v1.0")]
+    if path or parts.query or parts.fragment:
+        user_error(f"--sandbox {url!r}: give the sandbox's address (http://HOST:PORT or its /v1.0 URL)")
+    return f"{parts.scheme}://{parts.hostname}{f':{port}' if port else ''}"
+
+
 def browser_opener(no_browser: bool) -> Any:
     def open_url(url: str) -> None:
         click.echo(f"Sign in at: {url}", err=True)
@@ -198,19 +237,50 @@ def connections_list(as_json: bool) -> None:
         click.echo(f"{row['name']:<20} {row['type']:<20} {account:<32} {row['status']:<12} {detail}")
 
 
+@connections.command("types")
+def connections_types() -> None:
+    """The connection types and the settings each takes (its --config JSON Schema)."""
+    import json
+
+    manifest = load_manifest()
+    print_json(
+        [
+            {
+                "type": entry.key,
+                "label": entry["label"],
+                "description": entry.get("description"),
+                "config_schema": json.loads(entry.path("config_schema").read_text(encoding="utf-8")),
+            }
+            for entry in manifest.sections["connections"].values()
+        ]
+    )
+
+
 @connections.command("test")
 @click.argument("name")
 def connections_test(name: str) -> None:
-    """Call Graph with connection NAME and report who it acts as."""
+    """Call Graph with connection NAME and report who it acts as.
+
+    A connection with a default mailbox (a shared mailbox, or app-only) reads that mailbox's inbox,
+    which its mail permissions allow; reading the mailbox's user needs directory permissions
+    (User.Read.All) such a connection need not have. Otherwise: the signed-in user's profile."""
     from connections.registry import load_connection
     from connector.runtime import Runtime
 
     store = open_store()
+    known_connection(store, name)
     try:
         connection = load_connection(store, name)
         with Runtime(load_manifest(), store=store) as runtime:
             try:
-                user = runtime.run_action("get_current_user", {}, connection)
+                if connection.default_mailbox:
+                    runtime.run_action("get_mail_folder", {"folder_id": "inbox"}, connection)
+                    acts_as = connection.default_mailbox
+                    account: str | None = acts_as
+                else:
+                    user = runtime.run_action("get_current_user", {}, connection)
+                    acts_as = str(user.get("userPrincipalName") or user.get("id"))
+                    account = str(user.get("mail") or user.get("userPrincipalName") or "") or None
             except ConnectorError as exc:
                 store.record_health(name, ok=False, error=exc.message)
                 raise
@@ -219,8 +289,8 @@ def connections_test(name: str) -> None:
         fail(exc)
     from connections.registry import note_account
 
-    note_account(store, name, user.get("mail") or user.get("userPrincipalName"))
-    print_json({"ok": True, "connection": name, "acts_as": user.get("userPrincipalName") or user.get("id")})
+    note_account(store, name, account)
+    print_json({"ok": True, "connection": name, "acts_as": acts_as})
 
 
 @connections.command("delete")
@@ -232,12 +302,16 @@ def connections_delete(name: str) -> None:
     from connections.shared_mailbox import dependents
 
     store = open_store()
-    if store.get_connection(name) is None:
-        click.echo(f"error: no connection named {name!r}", err=True)
-        sys.exit(1)
+    if store.connection_revision(name) is None:
+        known = [record.name for record in store.list_connections()]
+        user_error(f"no connection named {name!r}{did_you_mean(name, known)}")
     _disable_instances(store, [*dependents(store, name), name])
     for removed in delete_connection(store, name):
         click.echo(f"connection {removed!r} deleted", err=True)
+
+
+def _instances_using(store: Any, name: str) -> list[str]:
+    return sorted(i.id for i in store.list_trigger_instances() if i.connection_name == name)
 
 
 def _disable_instances(store: Any, names: list[str]) -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
-from connector.cli._common import fail, load_manifest, main
+from connector.cli._common import fail, load_manifest, main, write_text_option
 from connector.errors import ConnectorError
 
 
@@ -43,7 +42,7 @@ def manifest_validate() -> None:
 
 
 @manifest.command("export")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write to a file.")
+@click.option("--output", "-o", help="Write to this file.")
 def manifest_export(output: str | None) -> None:
     """The whole manifest as JSON with every schema inlined (for a workflow builder)."""
     from connector.export import export_manifest
@@ -53,6 +52,6 @@ def manifest_export(output: str | None) -> None:
     except ConnectorError as exc:
         fail(exc)
     if output:
-        Path(output).write_text(text + "\n", encoding="utf-8")
+        write_text_option(output, text + "\n", "--output")
     else:
         click.echo(text)

@@ -9,12 +9,15 @@ import click
 
 from connector.cli._common import (
     connection_for_run,
+    did_you_mean,
     fail,
+    load_manifest,
     open_store,
     print_json,
     read_json_option,
     runtime_for,
     stop_on_sigterm,
+    user_error,
 )
 from connector.cli.triggers import triggers
 from connector.errors import ConnectorError
@@ -91,6 +94,14 @@ def triggers_poll(
     from triggers.delivery import JsonLinesDelivery
 
     store = open_store()
+    triggers_known = load_manifest().triggers
+    if target not in triggers_known and store.get_trigger_instance(target) is None:
+        ids = [i.id for i in store.list_trigger_instances()]
+        hint = did_you_mean(target, [*triggers_known, *ids])
+        user_error(
+            f"{target!r} is neither a trigger key nor a trigger instance{hint};"
+            " `outlook-connector triggers list` lists the instances"
+        )
     try:
         with stop_on_sigterm(), runtime_for(store) as runtime:
             instance_id = target
@@ -101,7 +112,7 @@ def triggers_poll(
                 instance_id = created.id
                 click.echo(f"created polling instance {instance_id} of {target}", err=True)
             elif input_json is not None:
-                raise click.UsageError("--input applies to a trigger KEY, not to an existing instance")
+                user_error("--input applies to a trigger KEY, not to an existing instance")
             delivery = JsonLinesDelivery(sys.stdout)
             stop = threading.Event()
             try:

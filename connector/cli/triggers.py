@@ -12,13 +12,17 @@ from connector.cli._common import (
     CONNECTION_ENV,
     PUBLIC_URL_ENV,
     connection_for_run,
+    did_you_mean,
     fail,
+    known_key,
+    load_manifest,
     main,
     open_store,
     print_json,
     read_json_option,
     runtime_for,
     stop_on_sigterm,
+    user_error,
 )
 from connector.errors import ConnectorError
 
@@ -99,12 +103,13 @@ def triggers_enable(
     backfill: str | None,
 ) -> None:
     """Enable trigger KEY: create its subscriptions to the receiver at --public-url (run `serve`)."""
+    known_key("trigger", key, load_manifest().triggers)
     raw_input = read_json_option(input_json, "--input")
     if not public_url:
-        raise click.UsageError(f"--public-url (or ${PUBLIC_URL_ENV}) is required")
+        user_error(f"--public-url (or ${PUBLIC_URL_ENV}) is required")
     if not (connection_name or os.environ.get(CONNECTION_ENV) or open_store().list_connections()):
         # an instance must outlive this command: no sandbox started on the spot (try `triggers listen`)
-        raise click.UsageError("no connection configured; create one with `outlook-connector connect NAME`")
+        user_error("no connection configured; create one with `outlook-connector connect NAME`")
     try:
         with (
             connection_for_run(connection_name, False) as (connection, store),
@@ -128,8 +133,8 @@ def triggers_disable(instance_id: str) -> None:
     except ConnectorError as exc:
         fail(exc)
     if not found:
-        click.echo(f"error: no trigger instance {instance_id!r}", err=True)
-        sys.exit(1)
+        ids = [i.id for i in store.list_trigger_instances()]
+        user_error(f"no trigger instance {instance_id!r}{did_you_mean(instance_id, ids)}")
     click.echo(f"trigger instance {instance_id} disabled", err=True)
 
 
@@ -175,6 +180,7 @@ def triggers_listen(
 
     from triggers.worker import Receiver, Worker
 
+    known_key("trigger", key, load_manifest().triggers)
     raw_input = read_json_option(input_json, "--input")
     try:
         with (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import replace
@@ -67,6 +68,20 @@ class Connections(StoreCore):
             return record
         what = f"the secrets of connection {record.name!r}"
         return replace(record, secrets=self._open_json(sealed, label("secrets", record.name), what))
+
+    def connection_revision(self, name: str) -> str | None:
+        """An opaque value that changes whenever connection ``name`` is saved again or deleted and
+        recreated (None: there is none). Token refreshes and health notes leave it unchanged."""
+        with self.db.read() as db:
+            row = db.execute(
+                "SELECT type_key, config, created_at, updated_at, secrets FROM connections WHERE name = ?",
+                (name,),
+            ).fetchone()
+        if row is None:
+            return None
+        digest = hashlib.sha256(repr(tuple(row[:4])).encode())
+        digest.update(bytes(row[4] or b""))  # sealed with a fresh nonce on every save
+        return digest.hexdigest()[:32]
 
     def delete_connection(self, name: str) -> bool:
         """Forget the connection, its secrets and tokens. False if there was none."""

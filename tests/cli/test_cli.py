@@ -74,9 +74,9 @@ def test_invalid_input_exits_2_naming_every_field(home: Path) -> None:
     assert result.stdout == ""
 
 
-def test_unknown_action_exits_1(home: Path) -> None:
+def test_unknown_action_exits_2(home: Path) -> None:
     result = cli("run", "teleport")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "unknown action 'teleport'" in result.stderr
 
 
@@ -120,7 +120,7 @@ def test_saved_connections_lifecycle(home: Path, server: SandboxServer) -> None:
     assert app_run.exit_code == 0, app_run.stderr
 
     assert cli("connections", "delete", "app").exit_code == 0
-    assert cli("connections", "delete", "app").exit_code == 1
+    assert cli("connections", "delete", "app").exit_code == 2
     assert {row["name"] for row in json.loads(cli("connections", "list", "--json").stdout)} == {"work"}
 
 

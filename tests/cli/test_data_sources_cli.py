@@ -84,9 +84,9 @@ def test_bad_cursor_exits_2_naming_cursor(home: Path, server: SandboxServer) -> 
     assert not [r for r in server.state.request_log[before:] if r.path.startswith("/v1.0/")]
 
 
-def test_unknown_data_source_exits_1(home: Path) -> None:
+def test_unknown_data_source_exits_2(home: Path) -> None:
     result = cli("data-sources", "run", "select_nothing", "--sandbox")
-    assert result.exit_code == 1 and "unknown data source 'select_nothing'" in result.stderr
+    assert result.exit_code == 2 and "unknown data source 'select_nothing'" in result.stderr
     assert "sandbox started on the spot" not in result.stderr  # refused before any set-up
 
 

@@ -105,7 +105,7 @@ def test_throttled_and_5xx_patches_are_retried_alone_but_a_5xx_move_never(
     assert seen["POST/me/messages/c/move"] == 1
     by_id = {r["message_id"]: r for r in out["results"]}
     assert by_id["a"]["new_id"] == "new-a" and by_id["b"]["new_id"] == "new-b"
-    assert by_id["c"]["status"] == "error" and by_id["c"]["error"]["code"] == "RequestOutcomeUnknown"
+    assert by_id["c"]["status"] == "unknown" and by_id["c"]["error"]["code"] == "RequestOutcomeUnknown"
     assert by_id["c"]["new_id"] is None
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -63,13 +62,6 @@ def test_generation_is_deterministic() -> None:
     assert first_ids(SandboxConfig(seed=1, anchor=ANCHOR)) != first_ids(SandboxConfig(seed=2, anchor=ANCHOR))
     small = state_of(create_app(SandboxConfig(messages_per_user=20, anchor=ANCHOR)))
     assert all(len(box.messages) == 20 for box in small.mailboxes.values())
-
-
-def test_creating_an_app_is_fast() -> None:
-    create_app(SandboxConfig(anchor=ANCHOR))  # the generated tenant is cached per process
-    started = time.perf_counter()
-    apps = [create_app(SandboxConfig(anchor=ANCHOR)) for _ in range(5)]
-    assert (time.perf_counter() - started) / len(apps) < 0.3
 
 
 def test_apps_do_not_share_changes(client: FlaskClient, user_headers: dict[str, str]) -> None:

@@ -191,7 +191,7 @@ def test_enable_list_renew_disable(home: Path, server: SandboxServer) -> None:
             assert server.state.subscriptions.list() == []
             assert json.loads(cli("triggers", "list", "--json").stdout) == []
             again = cli("triggers", "disable", instance["id"])
-            assert again.exit_code == 1 and "no trigger instance" in again.stderr
+            assert again.exit_code == 2 and "no trigger instance" in again.stderr
 
 
 def test_enable_needs_a_public_url_and_valid_input(home: Path, server: SandboxServer) -> None:
