@@ -21,6 +21,7 @@ from connections.sandbox import sandbox_config, sandbox_connection
 from connections.shared_mailbox import SharedMailboxConnection, add_shared_mailbox
 from connector.cli import main
 from connector.errors import ConfigurationError, GraphError, InputValidationError
+from connector.policy import PRESETS
 from connector.runtime import Runtime
 from connector.store import Store
 from sandbox import seed
@@ -150,6 +151,8 @@ def test_webhooks_on_a_delegated_shared_mailbox_are_refused_with_polling_offered
 ) -> None:
     sandbox_connection(store, server.url, "delegated", name="work")
     add_shared_mailbox(store, runtime.client_for, "support", via="work", mailbox=SHARED)
+    for name in ("support", "admin"):  # subscription and draft actions: off in the default policy
+        store.set_policy(name, PRESETS["open"].to_dict())
     events: list[TriggerEvent] = []
     service = TriggerService(store, runtime, CallbackDelivery(events.append), public_url="http://127.0.0.1:9")
     start = len(server.state.request_log)
