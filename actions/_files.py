@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import mimetypes
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,9 +28,7 @@ class BufferJson(BaseModel):
     model_config = ConfigDict(extra="forbid", title="Buffer (JSON)")
 
     type: Literal["Buffer"]
-    data: list[int] = Field(
-        description="The bytes, each 0-255.", json_schema_extra={"items": {"minimum": 0, "maximum": 255}}
-    )
+    data: list[Annotated[int, Field(ge=0, le=255)]] = Field(description="The bytes, each 0-255.")
 
 
 class DataPayload(BaseModel):

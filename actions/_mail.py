@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-from email.utils import getaddresses
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
 from actions._files import FileData, KeyValueAttachment, attachment_dicts
 from actions._inputs import ActionInput
+from connector.validation import check_address, split_addresses
 
 INLINE_ATTACHMENT_LIMIT = 3 * 1024 * 1024
 """Graph takes attachments under 3 MB inline; larger ones need an upload session."""
@@ -20,11 +20,7 @@ UPLOAD_ATTACHMENT_LIMIT = 150 * 1024 * 1024
 """The largest file attachment an upload session takes (150 MB)."""
 
 
-def _looks_like_address(value: str) -> str:
-    local, at, domain = value.rpartition("@")
-    if not at or not local or "." not in domain or " " in value:
-        raise ValueError(f"{value!r} is not an email address")
-    return value
+_looks_like_address = check_address
 
 
 Address = Annotated[
@@ -37,22 +33,6 @@ Address = Annotated[
 class RecipientInput(ActionInput):
     address: Address = Field(title="Email address")
     name: str | None = Field(default=None, title="Display name")
-
-
-def split_addresses(text: str) -> list[tuple[str, str]]:
-    """``"a@x.com; Bo <b@x.com>, c@x.com"`` -> ``[(name, address), ...]``; blank text -> ``[]``.
-
-    ValueError when a part is not an address (a comma inside a quoted name stays in the name)."""
-    if not text.replace(";", ",").replace(",", "").strip():
-        return []
-    found = [
-        (name, _looks_like_address(address))
-        for name, address in getaddresses([text.replace(";", ",")])
-        if address
-    ]
-    if not found or any(address not in text for _, address in found):  # the parser glued words together
-        raise ValueError(f"{text!r} is not an email address")
-    return found
 
 
 def _recipient_list(value: Any) -> Any:
@@ -78,6 +58,7 @@ RecipientText = Annotated[
     Field(
         title="Addresses",
         description="An email address, `Name <address>`, or several separated by commas or semicolons.",
+        json_schema_extra={"format": "email-list"},
         examples=["alex@contoso.com, Megan Bowen <megan@contoso.com>"],
     ),
 ]

@@ -553,7 +553,7 @@ def describe_call(entry: Entry, raw_input: Any) -> str:
     parts = [f"{entry.get('label', entry.key)} ({entry.key})"]
     parts.append(f"mailbox {data.get('user_id') or 'of the connection'}")
     for name in RECIPIENT_FIELDS:
-        addresses = [_address(item) for item in data.get(name) or [] if _address(item)]
+        addresses = _recipients(data.get(name))
         if addresses:
             parts.append(
                 f"{name.replace('_', ' ')}: {', '.join(addresses[:10])}"
@@ -585,6 +585,24 @@ def preview(text: str, limit: int = PREVIEW_CHARS) -> str:
     plain = re.sub(r"<[^>]*>", " ", text)
     plain = re.sub(r"\s+", " ", plain).strip()
     return plain if len(plain) <= limit else plain[: limit - 3].rstrip() + "..."
+
+
+def _recipients(value: Any) -> list[str]:
+    """The addresses of a recipients input: a list (whose strings may hold several) or one string of
+    addresses separated by commas or semicolons."""
+    from connector.validation import split_addresses
+
+    items = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    found: list[str] = []
+    for item in items:
+        if isinstance(item, str):
+            try:
+                found.extend(address for _, address in split_addresses(item))
+            except ValueError:  # shown as given: the input check names it
+                found.append(item)
+        elif _address(item):
+            found.append(_address(item))
+    return found
 
 
 def _address(item: Any) -> str:

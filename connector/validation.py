@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from email.utils import getaddresses
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,41 @@ from typing import Any
 import jsonschema_rs
 
 from connector.errors import FieldError, InputValidationError
+
+
+def check_address(value: str) -> str:
+    """``value`` if it looks like an email address (local part, @, a dotted domain); else ValueError."""
+    local, at, domain = value.rpartition("@")
+    if not at or not local or "." not in domain or " " in value:
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
+def split_addresses(text: str) -> list[tuple[str, str]]:
+    """``"a@x.com; Bo <b@x.com>, c@x.com"`` -> ``[(name, address), ...]``; blank text -> ``[]``.
+
+    ValueError when a part is not an address (a comma inside a quoted name stays in the name)."""
+    if not text.replace(";", ",").replace(",", "").strip():
+        return []
+    found = [
+        (name, check_address(address)) for name, address in getaddresses([text.replace(";", ",")]) if address
+    ]
+    if not found or any(address not in text for _, address in found):  # the parser glued words together
+        raise ValueError(f"{text!r} is not an email address")
+    return found
+
+
+def _is_email_list(value: str) -> bool:
+    try:
+        split_addresses(value)
+    except ValueError:
+        return False
+    return True
+
+
+FORMATS = {"email-list": _is_email_list}
+"""Formats of our own: ``email-list`` is one address, ``Name <address>``, or several separated by
+commas or semicolons (validators that do not know it ignore it, as JSON Schema says)."""
 
 
 def format_path(parts: Iterable[str | int]) -> str:
@@ -108,7 +144,7 @@ class SchemaValidator:
 
     def __init__(self, schema: dict[str, Any]) -> None:
         self.schema = schema
-        self._validator = jsonschema_rs.validator_for(schema, validate_formats=True)
+        self._validator = jsonschema_rs.validator_for(schema, validate_formats=True, formats=FORMATS)
 
     def errors(self, instance: Any) -> list[FieldError]:
         if self._validator.is_valid(instance):

@@ -170,8 +170,8 @@ def fresh(server: SandboxServer) -> None:
 
 
 @pytest.fixture
-def runtime(store: Store) -> Iterator[Runtime]:
-    with Runtime(store=store, strict_output=True) as rt:
+def runtime() -> Iterator[Runtime]:
+    with Runtime(strict_output=True) as rt:  # no store: no policy gate (a trusted host)
         yield rt
 
 
@@ -591,3 +591,28 @@ def test_the_documented_connection_defaults_parse_to_the_same_endpoints() -> Non
         app.registration().scope == "https://graph.microsoft.com/.default"
         and app.mailbox() == "ops@contoso.com"
     )
+
+
+# -- refusals and summaries of the string forms -----------------------------------------------------
+def test_a_bad_address_in_a_string_is_named_with_every_other_bad_field(server: SandboxServer) -> None:
+    from connector.errors import InputValidationError
+    from tests.support.connections import StaticConnection
+
+    before = len(server.state.request_log)
+    with Runtime() as runtime, pytest.raises(InputValidationError) as info:
+        runtime.run_action(
+            "send_message",
+            {"to": "alex@contoso.com, not-an-address", "cc": ["a@b.co;nope"], "importance": "urgent"},
+            StaticConnection(graph_base_url=server.graph_url),
+        )
+    assert {e.path for e in info.value.errors} == {"to", "cc[0]", "importance"}
+    assert len(server.state.request_log) == before
+
+
+def test_an_approval_shows_string_recipients_as_addresses() -> None:
+    from connector.manifest import load_manifest
+    from connector.policy import describe_call
+
+    entry = load_manifest().action("send_message")
+    text = describe_call(entry, {"to": "a@x.com; Bo <b@x.com>", "cc": ["c@x.com, d@x.com"], "subject": "Hi"})
+    assert "to: a@x.com, b@x.com" in text and "cc: c@x.com, d@x.com" in text

@@ -23,7 +23,7 @@ def _paths(error: InputValidationError) -> set[str]:
     ("key", "raw_input", "expected_paths"),
     [
         ("send_message", {"subject": "x"}, {"to"}),
-        ("send_message", {"to": ["not-an-address"], "subject": "x"}, {"to"}),
+        ("send_message", {"to": ["not-an-address"], "subject": "x"}, {"to[0]"}),
         ("send_message", {"to": [{"name": "Alex"}]}, {"to[0].address"}),
         ("send_message", {"to": ["a@contoso.com"], "importance": "urgent"}, {"importance"}),
         ("list_messages", {"top": 5000, "colour": "red"}, {"top", "colour"}),
