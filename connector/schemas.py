@@ -10,7 +10,6 @@ and ``python -m connector.schemas --check`` to list the stale ones (a test does 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import typing
@@ -92,6 +91,8 @@ def stale_files(manifest: Manifest) -> dict[Path, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import argparse  # not at the top: every action module imports this one (for ``returns``)
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
