@@ -125,7 +125,7 @@ def run_entry(
         with connection_for_run(connection_name, use_sandbox) as (connection, store):
             runtime.store = store
             if example:
-                from sandbox.record_examples import fill, placeholders
+                from connector.examples import fill, placeholders
 
                 raw_input = fill(
                     runtime.manifest.action(key)["example_input"], placeholders(runtime, connection)

@@ -1,7 +1,7 @@
 """Record every action's example output by running its ``example_input`` on a fresh sandbox.
 
-    python -m sandbox.record_examples            # rewrite schemas/examples/*.output.json
-    python -m sandbox.record_examples --check    # exit 1 if a recorded example is missing
+    python -m connector.examples            # rewrite schemas/examples/*.output.json
+    python -m connector.examples --check    # exit 1 if a recorded example is missing
 
 Example inputs may name sandbox objects with placeholders: ``{first_message_id}`` (the newest
 message in the default user's inbox), ``{other_user}`` (another seeded user's address),
@@ -15,6 +15,8 @@ shown as ``https://hooks.example.com/outlook`` in recordings) and ``{first_subsc
 subscription to the inbox posting there.
 The sandbox's address is
 replaced by Graph's in the output, so recordings do not depend on the port.
+
+The sandbox is used only through its server: its seeded users come from its ``/_sandbox/`` page.
 """
 
 from __future__ import annotations
@@ -27,13 +29,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from connections.sandbox import sandbox_connection
 from connector.manifest import load_manifest
 from connector.runtime import Runtime
 from connector.store import Store
-from sandbox import seed
-from sandbox.config import SandboxConfig
-from sandbox.server import SandboxServer
 
 GRAPH_ROOT = "https://graph.microsoft.com"
 WEBHOOK_PATH = "/_sandbox/webhooks/examples"
@@ -41,11 +42,21 @@ SHOWN_WEBHOOK = "https://hooks.example.com/outlook"
 ANCHOR = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # fixed, so recordings only change when code does
 
 
+def sandbox_info(sandbox_url: str) -> dict[str, Any]:
+    """The sandbox's ``/_sandbox/`` page: its tenant, seeded users, default user and shared mailbox."""
+    response = httpx.get(sandbox_url.rstrip("/") + "/_sandbox/", timeout=10)
+    response.raise_for_status()
+    info: dict[str, Any] = response.json()
+    return info
+
+
 def placeholders(runtime: Runtime, connection: Any) -> dict[str, str]:
+    """Placeholder name -> value, looked up on the sandbox ``connection`` points at."""
+    info = sandbox_info(connection.graph_base_url.rsplit("/", 1)[0])
     newest = runtime.run_action(
         "list_messages", {"folder_id": "inbox", "top": 1, "select": ["id"]}, connection
     )
-    others = [u for u in seed.USERS if u["userPrincipalName"].lower() != seed.DEFAULT_USER.lower()]
+    others = [upn for upn in info["users"] if upn.lower() != info["default_user"].lower()]
     with_file = runtime.run_action(  # attachments_raw_batch: the newest inbox message with a file
         "list_messages",
         {"folder_id": "inbox", "filter": "hasAttachments eq true", "top": 1, "select": ["id"]},
@@ -84,9 +95,9 @@ def placeholders(runtime: Runtime, connection: Any) -> dict[str, str]:
         "attachment_message_id": with_file,
         "first_attachment_id": files[0]["id"],
         "first_message_id": newest["messages"][0]["id"],
-        "other_user": others[0]["mail"] or others[0]["userPrincipalName"],
-        "default_user": seed.DEFAULT_USER,
-        "shared_mailbox": seed.SHARED_MAILBOX,
+        "other_user": others[0],
+        "default_user": info["default_user"],
+        "shared_mailbox": info["shared_mailbox"],
     }
 
 
@@ -105,6 +116,9 @@ def fill(value: Any, names: dict[str, str]) -> Any:
 
 def record(keys: list[str] | None = None) -> dict[Path, str]:
     """Run the examples; return file -> JSON text."""
+    from sandbox.config import SandboxConfig
+    from sandbox.server import SandboxServer
+
     manifest = load_manifest()
     recorded: dict[Path, str] = {}
     with tempfile.TemporaryDirectory() as home:
