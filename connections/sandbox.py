@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 
@@ -47,6 +47,16 @@ def sandbox_config(
             }
         )
     return OAuthCodeConfig.model_validate({**common, "tenant": seed.TENANT_ID, "scopes": SANDBOX_SCOPES})
+
+
+def sandbox_info(sandbox_url: str, *, transport: httpx.BaseTransport | None = None) -> dict[str, Any]:
+    """The running sandbox's ``/_sandbox/`` page: tenant, app registration, seeded users (``users``,
+    ``default_user``) and ``shared_mailbox``; what a caller outside the sandbox's code may know."""
+    with httpx.Client(transport=transport, timeout=10) as client:
+        response = client.get(sandbox_url.rstrip("/") + "/_sandbox/")
+        response.raise_for_status()
+        info: dict[str, Any] = response.json()
+    return info
 
 
 def sandbox_connection(

@@ -29,9 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from connections.sandbox import sandbox_connection
+from connections.sandbox import sandbox_connection, sandbox_info
 from connector.manifest import load_manifest
 from connector.runtime import Runtime
 from connector.store import Store
@@ -40,14 +38,6 @@ GRAPH_ROOT = "https://graph.microsoft.com"
 WEBHOOK_PATH = "/_sandbox/webhooks/examples"
 SHOWN_WEBHOOK = "https://hooks.example.com/outlook"
 ANCHOR = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # fixed, so recordings only change when code does
-
-
-def sandbox_info(sandbox_url: str) -> dict[str, Any]:
-    """The sandbox's ``/_sandbox/`` page: its tenant, seeded users, default user and shared mailbox."""
-    response = httpx.get(sandbox_url.rstrip("/") + "/_sandbox/", timeout=10)
-    response.raise_for_status()
-    info: dict[str, Any] = response.json()
-    return info
 
 
 def placeholders(runtime: Runtime, connection: Any) -> dict[str, str]:

@@ -1,30 +1,9 @@
 """The local runner: ``outlook-connector ...``, one module per command group.
 
-``main`` (in ``_common``) is the root group; importing each module registers its commands.
+``main`` (in ``_common``) is the root group; it imports a command's modules (which register it)
+when that command is used (``_common.LAZY_COMMANDS``), to keep ``run`` quick to start.
 """
 
-from connector.cli import (
-    actions,
-    agents,
-    connections,
-    manifest,
-    polling,
-    sandbox,
-    sync,
-    triggers,
-    ui,
-)
 from connector.cli._common import main
 
-__all__ = [
-    "actions",
-    "agents",
-    "connections",
-    "main",
-    "manifest",
-    "polling",
-    "sandbox",
-    "sync",
-    "triggers",
-    "ui",
-]
+__all__ = ["main"]

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from connector.store import Store
 
 CONNECTION_ENV = "OUTLOOK_CONNECTOR_CONNECTION"
+SANDBOX_CONNECTION = "sandbox"
+"""The name of the connection to a sandbox started on the spot."""
 PUBLIC_URL_ENV = "OUTLOOK_CONNECTOR_PUBLIC_URL"
 
 
@@ -51,7 +53,44 @@ class OneLineErrors(click.Group):
             sys.exit(1)
 
 
-@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(OneLineErrors):
+    """The root group: a command's modules are imported when it runs (or help lists it), so ``run``
+    does not pay for every other command. ``LAZY_COMMANDS`` maps a top-level command to the
+    modules that register it and its subcommands; a module imported elsewhere registers itself."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            import importlib
+
+            for module in LAZY_COMMANDS[cmd_name]:
+                importlib.import_module(module)
+        return super().get_command(ctx, cmd_name)
+
+
+_TRIGGERS = ("connector.cli.triggers", "connector.cli.polling", "connector.cli.sync")
+LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
+    "actions": ("connector.cli.actions",),
+    "run": ("connector.cli.actions",),
+    "data-sources": ("connector.cli.actions",),
+    "connect": ("connector.cli.connections",),
+    "connections": ("connector.cli.connections",),
+    "docs": ("connector.cli.docs",),
+    "manifest": ("connector.cli.manifest",),
+    "policy": ("connector.cli.agents",),
+    "approvals": ("connector.cli.agents",),
+    "audit": ("connector.cli.agents",),
+    "mcp": ("connector.cli.agents",),
+    "sandbox": ("connector.cli.sandbox",),
+    "serve": ("connector.cli.triggers",),
+    "triggers": _TRIGGERS,
+    "ui": ("connector.cli.ui",),
+}
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="outlook-connector")
 @click.option(
     "--store",
@@ -149,6 +188,43 @@ def known_connection(store: Store, name: str) -> str:
     return name
 
 
+def complete_keys(section: str) -> Any:
+    """A ``shell_complete`` callback offering the manifest keys of ``section`` (shell completion)."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        try:
+            entries = load_manifest().sections[section].values()
+        except ConnectorError:
+            return []
+        return [
+            CompletionItem(entry.key, help=entry["label"])
+            for entry in entries
+            if entry.key.startswith(incomplete)
+        ]
+
+    return complete
+
+
+def iso(epoch: float | None) -> str | None:
+    """Epoch seconds -> ISO 8601 UTC (``2026-11-02T09:00:00Z``); None stays None."""
+    if epoch is None:
+        return None
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(float(epoch), UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def print_table(headers: list[str], rows: list[list[Any]]) -> None:
+    """Rows under a header line, columns padded to their widest cell (the last one is not)."""
+    cells = [[("" if value is None else str(value)) for value in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    for row in [headers, *cells]:
+        padded = [value.ljust(width) for value, width in zip(row[:-1], widths[:-1], strict=True)]
+        click.echo("  ".join([*padded, row[-1]]).rstrip())
+
+
 def load_manifest() -> Manifest:
     from connector.manifest import load_manifest as load
 
@@ -181,9 +257,16 @@ def cli_caller() -> Caller:
 
 
 @contextlib.contextmanager
-def connection_for_run(name: str | None, use_sandbox: bool) -> Iterator[tuple[Connection, Store]]:
+def connection_for_run(
+    name: str | None, use_sandbox: bool, *, sandbox_in_store: bool = False
+) -> Iterator[tuple[Connection, Store]]:
     """The named connection (default: $OUTLOOK_CONNECTOR_CONNECTION, the only one) with its store,
-    or a sandbox started on the spot when there is none or ``use_sandbox``."""
+    or a sandbox started on the spot when there is none or ``use_sandbox`` (``sandbox_in_store``:
+    its connection saved in the user's store, for commands whose trigger instances live there)."""
+    if use_sandbox and sandbox_in_store:
+        with ephemeral_sandbox(open_store()) as pair:
+            yield pair
+        return
     name = name or os.environ.get(CONNECTION_ENV)
     if not use_sandbox:
         store = open_store()
@@ -204,28 +287,42 @@ def connection_for_run(name: str | None, use_sandbox: bool) -> Iterator[tuple[Co
 
 
 @contextlib.contextmanager
-def ephemeral_sandbox(preset: str | None = "open") -> Iterator[tuple[Connection, Store]]:
-    """A sandbox started on the spot, with a delegated connection to it in a throw-away store
+def ephemeral_sandbox(
+    store: Store | None = None, preset: str | None = "open"
+) -> Iterator[tuple[Connection, Store]]:
+    """A sandbox started on the spot with a delegated connection to it: in a throw-away store
     whose default policy is ``preset`` (``open``: the sandbox is nobody's mailbox; None: the
-    built-in default, as ``mcp --sandbox`` shows agents)."""
+    built-in default, as ``mcp --sandbox`` shows agents), or (``store``) saved as connection
+    "sandbox" of that store, which ``triggers list`` then shows with its instances; that
+    connection is forgotten at the end unless an instance still uses it."""
     import tempfile
 
-    from connections.sandbox import sandbox_connection
+    from connections.sandbox import sandbox_connection, sandbox_info
     from connector.policy import PRESETS
     from connector.store import Store
     from sandbox.server import SandboxServer
 
-    click.echo(
-        "note: no connection configured; running against a Graph sandbox started on the spot", err=True
-    )
     with tempfile.TemporaryDirectory(prefix="outlook-connector-") as home, SandboxServer() as server:
-        store = Store(Path(home) / "state.db")
-        if preset is not None:
-            store.set_policy(None, PRESETS[preset].to_dict())
+        info = sandbox_info(server.url)
+        click.echo(
+            f"note: running against a Graph sandbox started on the spot at {server.url}/v1.0,"
+            f" signed in as {info['default_user']} (seeded users: {', '.join(info['users'])})",
+            err=True,
+        )
+        own = store is None
+        used = Store(Path(home) / "state.db") if store is None else store
+        if own and preset is not None:
+            used.set_policy(None, PRESETS[preset].to_dict())
+        name = SANDBOX_CONNECTION
+        if not own and any(record.name == name for record in used.list_connections()):
+            name = f"{SANDBOX_CONNECTION}-{server.url.rsplit(':', 1)[1]}"  # keep the user's own "sandbox"
         try:
-            yield sandbox_connection(store, server.url, "delegated"), store
+            yield sandbox_connection(used, server.url, "delegated", name=name), used
         finally:
-            store.close()
+            if own:
+                used.close()
+            elif not any(i.connection_name == name for i in used.list_trigger_instances()):
+                used.delete_connection(name)
 
 
 @contextlib.contextmanager

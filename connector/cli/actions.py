@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import click
 
 from connector.cli._common import (
     CONNECTION_ENV,
     cli_caller,
+    complete_keys,
     connection_for_run,
     fail,
     known_key,
     load_manifest,
     main,
     print_json,
+    print_table,
     read_json_option,
     user_error,
 )
 from connector.errors import ConnectorError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @main.group()
@@ -27,36 +32,60 @@ def actions() -> None:
 
 
 @actions.command("list")
+@click.option("--group", "-g", "groups", multiple=True, help="Only actions of this group (repeatable).")
+@click.option(
+    "--category", "categories", multiple=True, help="Only actions of this permission category (repeatable)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def actions_list(as_json: bool) -> None:
-    """Every action: key, group, category and label."""
+def actions_list(groups: tuple[str, ...], categories: tuple[str, ...], as_json: bool) -> None:
+    """Every action (or those of --group / --category): key, group, category and label."""
     entries = list(load_manifest().actions.values())
+    for option, chosen, field in (("--group", groups, "group"), ("--category", categories, "category")):
+        known = sorted({e[field] for e in entries})
+        unknown = [value for value in chosen if value not in known]
+        if unknown:
+            raise click.BadParameter(
+                f"unknown {field} {unknown[0]!r} (one of: {', '.join(known)})", param_hint=option
+            )
+        if chosen:
+            entries = [e for e in entries if e[field] in chosen]
     if as_json:
         print_json([{k: e[k] for k in ("key", "label", "group", "category")} for e in entries])
         return
-    width = max(len(e.key) for e in entries)
-    for entry in sorted(entries, key=lambda e: (e["group"], e.key)):
-        click.echo(f"{entry.key:<{width}}  {entry['group']:<14} {entry['category']:<10} {entry['label']}")
-    click.echo(f"{len(entries)} actions", err=True)
+    rows = [
+        [e.key, e["group"], e["category"], e["label"]]
+        for e in sorted(entries, key=lambda e: (e["group"], e.key))
+    ]
+    print_table(["KEY", "GROUP", "CATEGORY", "LABEL"], rows)
+    click.echo(f"{len(entries)} actions; `outlook-connector actions describe KEY` shows one", err=True)
 
 
 @actions.command("describe")
-@click.argument("key")
-def actions_describe(key: str) -> None:
-    """An action's manifest entry with its input and output schemas."""
-    from connector.export import export_entry
+@click.argument("key", shell_complete=complete_keys("actions"))
+@click.option("--json", "as_json", is_flag=True, help="The manifest entry with its schemas, as JSON.")
+def actions_describe(key: str, as_json: bool) -> None:
+    """Action KEY: its inputs (name, type, required, default, description) and an example input."""
+    from connector.cli._describe import describe
 
     manifest = load_manifest()
     try:
-        print_json(export_entry(manifest.action(known_key("action", key, manifest.actions, "actions list"))))
+        describe(manifest.action(known_key("action", key, manifest.actions, "actions list")), as_json)
     except ConnectorError as exc:
         fail(exc)
 
 
-def run_options(command: Any) -> Any:
+def run_options(section: str) -> Callable[[F], F]:
     """The options of ``run`` and ``data-sources run``: input, connection, mailbox, sandbox."""
+
+    def decorate(command: F) -> F:
+        return cast(F, _with_run_options(command, section))
+
+    return decorate
+
+
+def _with_run_options(command: Any, section: str) -> Any:
     options = [
-        click.argument("key"),
+        click.argument("key", shell_complete=complete_keys(section)),
         click.option("--input", "-i", "input_json", help="Input JSON, or @file.json (@- for stdin)."),
         click.option(
             "--connection",
@@ -75,7 +104,7 @@ def run_options(command: Any) -> Any:
 
 
 @main.command()
-@run_options
+@run_options("actions")
 @click.option(
     "--example",
     is_flag=True,
@@ -152,19 +181,46 @@ def data_sources() -> None:
 @data_sources.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def data_sources_list(as_json: bool) -> None:
-    """Every data source: key and label."""
-    entries = list(load_manifest().data_sources.values())
+    """Every data source: key, label and the inputs it fills."""
+    manifest = load_manifest()
+    entries = list(manifest.data_sources.values())
     if as_json:
         print_json([{k: e[k] for k in ("key", "label", "description")} for e in entries])
         return
-    width = max((len(e.key) for e in entries), default=0)
-    for entry in sorted(entries, key=lambda e: e.key):
-        click.echo(f"{entry.key:<{width}}  {entry['label']}")
-    click.echo(f"{len(entries)} data sources", err=True)
+    fills: dict[str, set[str]] = {}
+    for section in ("actions", "triggers"):
+        for entry in manifest.sections[section].values():
+            for name, source in (entry.get("data_sources") or {}).items():
+                fills.setdefault(source, set()).add(name)
+    rows = [
+        [e.key, e["label"], ", ".join(sorted(fills.get(e.key, ())))]
+        for e in sorted(entries, key=lambda e: e.key)
+    ]
+    print_table(["KEY", "LABEL", "FILLS"], rows)
+    click.echo(
+        f"{len(entries)} data sources; `outlook-connector data-sources describe KEY` shows one", err=True
+    )
+
+
+@data_sources.command("describe")
+@click.argument("key", shell_complete=complete_keys("data_sources"))
+@click.option("--json", "as_json", is_flag=True, help="The manifest entry with its schemas, as JSON.")
+def data_sources_describe(key: str, as_json: bool) -> None:
+    """Data source KEY: its inputs and an example input."""
+    from connector.cli._describe import describe
+
+    manifest = load_manifest()
+    try:
+        describe(
+            manifest.data_sources[known_key("data source", key, manifest.data_sources, "data-sources list")],
+            as_json,
+        )
+    except ConnectorError as exc:
+        fail(exc)
 
 
 @data_sources.command("run")
-@run_options
+@run_options("data_sources")
 def data_sources_run(
     key: str, input_json: str | None, connection_name: str | None, user_id: str | None, use_sandbox: bool
 ) -> None:

@@ -234,9 +234,11 @@ def _serve_stdio(catalog: Any, connection_name: str | None, use_sandbox: bool) -
     from connector.mcp import AgentServer, Connections, Principal, serve_stdio
     from connector.runtime import Runtime
 
-    with ephemeral_sandbox(preset=None) if use_sandbox else connection_for_run(connection_name, False) as (
-        connection,
-        store,
+    with (
+        ephemeral_sandbox(preset=None) if use_sandbox else connection_for_run(connection_name, False) as (
+            connection,
+            store,
+        )
     ):
         who = cli_caller().principal or "local"
         runtime = Runtime(catalog.manifest, store=store, caller=Caller("mcp", who))

@@ -41,6 +41,11 @@ from connector.errors import ConnectorError
     " .../v1.0 URL that `sandbox` and `triggers listen` print).",
 )
 @click.option("--app-only", is_flag=True, help="With --sandbox: an app-only (client credentials) connection.")
+@click.option(
+    "--user",
+    help="With --sandbox: sign in as this seeded user (app-only: its default mailbox); "
+    "`outlook-connector sandbox` lists them.",
+)
 @click.option("--no-browser", is_flag=True, help="Print the sign-in URL instead of opening a browser.")
 @click.option(
     "--login-hint", help="The account to sign in as (pre-filled on the sign-in page; the sandbox's user)."
@@ -64,6 +69,7 @@ def connect(
     config_json: str | None,
     sandbox_url: str | None,
     app_only: bool,
+    user: str | None,
     no_browser: bool,
     login_hint: str | None,
     shared_scopes: bool,
@@ -96,10 +102,14 @@ def connect(
         if sandbox_url:
             from connections.sandbox import sandbox_connection
 
-            connection = sandbox_connection(
-                store, sandbox_url, "app" if app_only else "delegated", name=name, user=login_hint
-            )
+            as_user = user or login_hint
+            if app_only:
+                connection = sandbox_connection(store, sandbox_url, "app", name=name, user=as_user)
+            else:
+                connection = sandbox_connection(store, sandbox_url, "delegated", name=name, user=as_user)
         else:
+            if user is not None:
+                raise click.UsageError("--user applies to --sandbox connections")
             if type_key is None:
                 raise click.UsageError("--type is required (or --sandbox URL)")
             from connections.registry import connect_interactively, connection_type

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from connector.cli._common import (
+    CONNECTION_ENV,
+    complete_keys,
     connection_for_run,
     did_you_mean,
     fail,
+    iso,
     load_manifest,
     open_store,
     print_json,
@@ -21,6 +25,9 @@ from connector.cli._common import (
 )
 from connector.cli.triggers import triggers
 from connector.errors import ConnectorError
+
+if TYPE_CHECKING:
+    from connector.store import Store, TriggerInstance
 
 
 def print_progress(progress: Any) -> None:
@@ -69,9 +76,18 @@ def _polling_summary(instance: Any) -> dict[str, Any]:
 
 
 @triggers.command("poll")
-@click.argument("target")
+@click.argument("target", shell_complete=complete_keys("triggers"))
 @click.option("--input", "-i", "input_json", help="With a trigger KEY: its input JSON, or @file.json.")
 @click.option("--connection", "-c", "connection_name", help="With a trigger KEY: connection name.")
+@click.option(
+    "--sandbox",
+    "use_sandbox",
+    is_flag=True,
+    help="With a trigger KEY: poll a sandbox started on the spot (its instance ends with the command).",
+)
+@click.option(
+    "--new", "always_new", is_flag=True, help="With a trigger KEY: a new instance even if one matches."
+)
 @click.option(
     "--backfill",
     type=click.Choice(["30d", "90d", "12m", "all"]),
@@ -82,16 +98,16 @@ def triggers_poll(
     target: str,
     input_json: str | None,
     connection_name: str | None,
+    use_sandbox: bool,
+    always_new: bool,
     backfill: str | None,
     every: float | None,
 ) -> None:
-    """Poll instance TARGET (or a new instance of polling trigger TARGET, e.g. poll_changes) for
-    changes; each event is printed on stdout as a JSON line. Ctrl-C, `triggers pause ID` or
-    `triggers cancel ID` (a backfill) stop it between pages; the next poll continues from there."""
-    import threading
-
+    """Poll instance TARGET, or polling trigger TARGET (e.g. poll_changes) through the instance with
+    the same connection and input (created on first use), for changes; each event is printed on
+    stdout as a JSON line. Ctrl-C, `triggers pause ID` or `triggers cancel ID` (a backfill) stop it
+    between pages; the next poll continues from there."""
     from triggers import polling
-    from triggers.delivery import JsonLinesDelivery
 
     store = open_store()
     triggers_known = load_manifest().triggers
@@ -104,36 +120,83 @@ def triggers_poll(
         )
     try:
         with stop_on_sigterm(), runtime_for(store) as runtime:
-            instance_id = target
-            if target in runtime.manifest.triggers:
-                raw_input = read_json_option(input_json, "--input") or {}
-                with connection_for_run(connection_name, False) as (connection, _):
-                    created = polling.create_instance(store, runtime, target, connection.name, raw_input)
-                instance_id = created.id
-                click.echo(f"created polling instance {instance_id} of {target}", err=True)
-            elif input_json is not None:
-                user_error("--input applies to a trigger KEY, not to an existing instance")
-            delivery = JsonLinesDelivery(sys.stdout)
-            stop = threading.Event()
-            try:
-                while True:
-                    report = polling.poll(
-                        store, runtime, delivery, instance_id, backfill=backfill, progress=print_progress
+            if target not in runtime.manifest.triggers:
+                if input_json is not None or use_sandbox or always_new:
+                    user_error(
+                        "--input, --sandbox and --new apply to a trigger KEY, not to an existing instance"
                     )
-                    backfill = None
+                _poll_loop(store, runtime, target, backfill, every)
+                return
+            raw_input = read_json_option(input_json, "--input") or {}
+            configured = connection_name or os.environ.get(CONNECTION_ENV) or store.list_connections()
+            use_sandbox = use_sandbox or not configured  # no connection: a sandbox, as `run` does
+            with connection_for_run(connection_name, use_sandbox, sandbox_in_store=True) as (
+                connection,
+                store,
+            ):
+                instance = (
+                    None
+                    if (always_new or use_sandbox)
+                    else _matching(store, target, connection.name, raw_input)
+                )
+                if instance is None:
+                    instance = polling.create_instance(store, runtime, target, connection.name, raw_input)
+                    click.echo(f"created polling instance {instance.id} of {target}", err=True)
+                else:
                     click.echo(
-                        f"poll {instance_id}: {report.status}, {report.delivered} delivered"
-                        f" ({report.items} items, {report.pages} pages)",
+                        f"polling instance {instance.id} of {target} (created {iso(instance.created_at)};"
+                        " --new makes another)",
                         err=True,
                     )
-                    if report.status == "paused":
-                        click.echo(f"paused: `outlook-connector triggers resume {instance_id}`", err=True)
-                    if every is None or stop.wait(every):
-                        break
-            except KeyboardInterrupt:
-                click.echo("stopped; the next poll continues from the stored cursor", err=True)
+                try:
+                    _poll_loop(store, runtime, instance.id, backfill, every)
+                finally:
+                    if use_sandbox:  # its sandbox ends with this command
+                        store.delete_trigger_instance(instance.id)
     except ConnectorError as exc:
         fail(exc)
+
+
+def _matching(store: Store, trigger_key: str, connection_name: str, raw_input: Any) -> TriggerInstance | None:
+    """The oldest instance of ``trigger_key`` on that connection with exactly this input."""
+    matches = [
+        instance
+        for instance in store.list_trigger_instances()
+        if instance.trigger_key == trigger_key
+        and instance.connection_name == connection_name
+        and dict(instance.config) == raw_input
+    ]
+    return min(matches, key=lambda instance: instance.created_at, default=None)
+
+
+def _poll_loop(
+    store: Store, runtime: Any, instance_id: str, backfill: str | None, every: float | None
+) -> None:
+    """Poll once, or every ``every`` seconds until Ctrl-C; a summary line per poll on stderr."""
+    import threading
+
+    from triggers import polling
+    from triggers.delivery import JsonLinesDelivery
+
+    delivery = JsonLinesDelivery(sys.stdout)
+    stop = threading.Event()
+    try:
+        while True:
+            report = polling.poll(
+                store, runtime, delivery, instance_id, backfill=backfill, progress=print_progress
+            )
+            backfill = None
+            click.echo(
+                f"poll {instance_id}: {report.status}, {report.delivered} delivered"
+                f" ({report.items} items, {report.pages} pages)",
+                err=True,
+            )
+            if report.status == "paused":
+                click.echo(f"paused: `outlook-connector triggers resume {instance_id}`", err=True)
+            if every is None or stop.wait(every):
+                break
+    except KeyboardInterrupt:
+        click.echo("stopped; the next poll continues from the stored cursor", err=True)
 
 
 def _polling_command(action: str, instance_id: str) -> None:

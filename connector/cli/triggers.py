@@ -11,14 +11,17 @@ import click
 from connector.cli._common import (
     CONNECTION_ENV,
     PUBLIC_URL_ENV,
+    complete_keys,
     connection_for_run,
     did_you_mean,
     fail,
+    iso,
     known_key,
     load_manifest,
     main,
     open_store,
     print_json,
+    print_table,
     read_json_option,
     runtime_for,
     stop_on_sigterm,
@@ -58,8 +61,14 @@ def instance_summary(instance: Any) -> dict[str, Any]:
         "health": state.status,
         "health_detail": state.message,
         "config": dict(instance.config),
+        "created_at": iso(instance.created_at),
+        "last_success_at": iso(instance.last_success_at),
         "subscriptions": [
-            {"id": w.get("subscription_id"), "resource": w.get("resource"), "expires_at": w.get("expires_at")}
+            {
+                "id": w.get("subscription_id"),
+                "resource": w.get("resource"),
+                "expires_at": iso(w.get("expires_at")),
+            }
             for w in instance.state.get("watches", [])
         ],
     }
@@ -74,17 +83,42 @@ def triggers_list(as_json: bool) -> None:
         print_json(rows)
         return
     if not rows:
-        click.echo("no trigger instances; `outlook-connector triggers enable KEY ...` creates one", err=True)
-    for row in rows:
-        detail = row["health_detail"] or ""
+        keys = ", ".join(load_manifest().triggers)
         click.echo(
-            f"{row['id']}  {row['trigger']:<24} {row['connection']:<16} {row['status']:<8}"
-            f" {row['health']:<12} {detail}"
+            f"no trigger instances; `outlook-connector triggers listen KEY --sandbox` tries one ({keys})",
+            err=True,
         )
+        return
+    print_table(
+        ["ID", "TRIGGER", "CONNECTION", "STATUS", "HEALTH", "CREATED", "DETAIL"],
+        [
+            [
+                r["id"],
+                r["trigger"],
+                r["connection"],
+                r["status"],
+                r["health"],
+                r["created_at"],
+                r["health_detail"],
+            ]
+            for r in rows
+        ],
+    )
+
+
+@triggers.command("describe")
+@click.argument("key", shell_complete=complete_keys("triggers"))
+@click.option("--json", "as_json", is_flag=True, help="The manifest entry with its schemas, as JSON.")
+def triggers_describe(key: str, as_json: bool) -> None:
+    """Trigger KEY: its inputs (name, type, required, default, description) and an example input."""
+    from connector.cli._describe import describe
+
+    manifest = load_manifest()
+    describe(manifest.triggers[known_key("trigger", key, manifest.triggers)], as_json)
 
 
 @triggers.command("enable")
-@click.argument("key")
+@click.argument("key", shell_complete=complete_keys("triggers"))
 @click.option("--input", "-i", "input_json", help="Trigger input JSON, or @file.json (@- for stdin).")
 @click.option("--connection", "-c", "connection_name", help="Connection name (default: the only one).")
 @click.option(
@@ -156,7 +190,7 @@ def triggers_renew(margin_hours: float) -> None:
 
 
 @triggers.command("listen")
-@click.argument("key")
+@click.argument("key", shell_complete=complete_keys("triggers"))
 @click.option("--input", "-i", "input_json", help="Trigger input JSON, or @file.json (@- for stdin).")
 @click.option("--connection", "-c", "connection_name", help="Connection name (default: the only one).")
 @click.option("--sandbox", "use_sandbox", is_flag=True, help="Listen to a sandbox started on the spot.")
@@ -185,7 +219,7 @@ def triggers_listen(
     try:
         with (
             stop_on_sigterm(),
-            connection_for_run(connection_name, use_sandbox) as (connection, store),
+            connection_for_run(connection_name, use_sandbox, sandbox_in_store=True) as (connection, store),
             runtime_for(store) as runtime,
         ):
             wake = threading.Event()
@@ -212,6 +246,48 @@ def triggers_listen(
                         click.echo(f"trigger instance {instance.id} disabled", err=True)
     except ConnectorError as exc:
         fail(exc)
+
+
+@triggers.command("events")
+@click.argument("instance_id")
+@click.option(
+    "--limit", default=50, show_default=True, type=click.IntRange(1, 10_000), help="At most this many."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def triggers_events(instance_id: str, limit: int, as_json: bool) -> None:
+    """What instance INSTANCE_ID delivered, newest first (kept a week), and what still waits in its queue."""
+    store = open_store()
+    if store.get_trigger_instance(instance_id) is None:
+        fail(
+            ConnectorError(
+                f"no trigger instance {instance_id!r}; `outlook-connector triggers list` shows them"
+            )
+        )
+    rows = [
+        {"delivered_at": iso(at), "item_id": item, "change": change}
+        for item, change, at in _delivered(store, instance_id, limit)
+    ]
+    pending = store.pending_notification_count(instance_id)
+    if as_json:
+        print_json({"instance": instance_id, "delivered": rows, "pending": pending})
+        return
+    if rows:
+        print_table(
+            ["DELIVERED", "CHANGE", "ITEM"], [[r["delivered_at"], r["change"], r["item_id"]] for r in rows]
+        )
+    click.echo(
+        f"{len(rows)} delivered (newest first, last 7 days); {pending} notifications waiting", err=True
+    )
+
+
+def _delivered(store: Store, instance_id: str, limit: int) -> list[tuple[str, str, float]]:
+    """(item id, change, delivered at) from the delivered keys (``instance\nitem\nchange``)."""
+    found = []
+    for key, at in store.list_delivered(instance_id, limit):
+        parts = key.split("\n")
+        item = parts[1] if len(parts) > 1 else key
+        found.append((item, parts[2] if len(parts) > 2 else "", at))
+    return found
 
 
 _CATCH_UP_HELP = (

@@ -27,6 +27,16 @@ class Delivered(StoreCore):
             ).fetchone()
         return row is not None
 
+    def list_delivered(self, instance_id: str, limit: int = 50) -> list[tuple[str, float]]:
+        """The instance's delivered keys with their delivery times, newest first."""
+        with self.db.read() as db:
+            rows = db.execute(
+                "SELECT dedupe_key, delivered_at FROM trigger_delivered WHERE instance_id = ?"
+                " ORDER BY delivered_at DESC LIMIT ?",
+                (instance_id, limit),
+            ).fetchall()
+        return [(str(key), float(at)) for key, at in rows]
+
     def prune_delivered(self, older_than: float = 7 * 86400.0) -> int:
         """Forget delivered keys older than ``older_than`` seconds (Graph does not redeliver a
         notification after a few hours, and delta reports a change once); returns how many."""

@@ -36,7 +36,7 @@ def test_actions_list_and_describe(home: Path) -> None:
     assert listed.exit_code == 0
     keys = {row["key"] for row in json.loads(listed.stdout)}
     assert {"send_message", "list_messages", "get_current_user"} <= keys
-    described = json.loads(cli("actions", "describe", "send_message").stdout)
+    described = json.loads(cli("actions", "describe", "send_message", "--json").stdout)
     assert described["category"] == "send"
     assert "to" in described["input_schema"]["properties"]
     assert described["output_schema"]["properties"]["sent"]["type"] == "boolean"

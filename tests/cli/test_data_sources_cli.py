@@ -95,5 +95,5 @@ def test_export_and_describe_carry_data_sources(home: Path) -> None:
     sources = {s["key"]: s for s in exported["data_sources"]}
     assert sources["select_timezone"]["input_schema"]["properties"]["format"]["enum"] == ["Windows", "Iana"]
     assert "next_cursor" in sources["select_timezone"]["output_schema"]["properties"]
-    described = json.loads(cli("actions", "describe", "list_messages").stdout)
+    described = json.loads(cli("actions", "describe", "list_messages", "--json").stdout)
     assert described["data_sources"] == {"folder_id": "select_mail_folder"}

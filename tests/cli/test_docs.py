@@ -64,7 +64,7 @@ def test_every_action_has_description_inputs_permissions_category_and_example_pa
 def test_input_rows_carry_type_required_default_and_notes() -> None:
     page = build(load_manifest())[Path("actions") / "messages.md"]
     send = _section(page, "Send Message")
-    assert "| **Importance** `importance`<br>string | `\"normal\"` |" in send
+    assert '| **Importance** `importance`<br>string | `"normal"` |' in send
     assert 'one of `"low"`, `"normal"`, `"high"`' in send
     assert "**To** `to`<br>array of (string (email) \\| Recipient)" in send
     assert "`Recipient` objects:" in send  # the nested object's own fields
