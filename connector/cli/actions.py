@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import click
@@ -97,6 +100,12 @@ def _with_run_options(command: Any, section: str) -> Any:
         click.option(
             "--sandbox", "use_sandbox", is_flag=True, help="Run against a sandbox started on the spot."
         ),
+        click.option(
+            "--dry-run", is_flag=True, help="Show the (first) Graph request it would send, and send nothing."
+        ),
+        click.option(
+            "--verbose", "-v", is_flag=True, help="Trace each HTTP request and answer on stderr (no secrets)."
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -110,6 +119,19 @@ def _with_run_options(command: Any, section: str) -> Any:
     is_flag=True,
     help="Run the action's example input (from the manifest) on a sandbox started on the spot.",
 )
+@click.option(
+    "--attach",
+    "attach_paths",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Add this file to the input's attachments (repeatable).",
+)
+@click.option(
+    "--save",
+    "save_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write attachment and MIME content of the output into this directory (the output names the files).",
+)
 @click.option("--approval", help="The id of an approval a person granted for this exact call.")
 def run(
     key: str,
@@ -117,13 +139,29 @@ def run(
     connection_name: str | None,
     user_id: str | None,
     use_sandbox: bool,
+    dry_run: bool,
+    verbose: bool,
     example: bool,
+    attach_paths: tuple[Path, ...],
+    save_dir: Path | None,
     approval: str | None,
 ) -> None:
     """Run action KEY and print its output as JSON (under the connection's policy)."""
     if example and (input_json is not None or connection_name is not None):
         user_error("--example runs on a sandbox started on the spot; drop --input and --connection")
-    run_entry("actions", key, input_json, connection_name, user_id, use_sandbox or example, example, approval)
+    options = RunOptions(use_sandbox or example, dry_run, verbose, example, attach_paths, save_dir, approval)
+    run_entry("actions", key, input_json, connection_name, user_id, options)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    use_sandbox: bool = False
+    dry_run: bool = False
+    verbose: bool = False
+    example: bool = False
+    attach: tuple[Path, ...] = ()
+    save: Path | None = None
+    approval: str | None = None
 
 
 def run_entry(
@@ -132,15 +170,14 @@ def run_entry(
     input_json: str | None,
     connection_name: str | None,
     user_id: str | None,
-    use_sandbox: bool,
-    example: bool = False,
-    approval: str | None = None,
+    options: RunOptions,
 ) -> None:
     """Run an action or a data source on the chosen connection (or a sandbox) and print its output.
 
-    ``example``: the input is the action's manifest example, whose placeholders (``{first_message_id}``)
-    name objects of the freshly seeded sandbox.
+    ``options.example``: the input is the action's manifest example, whose placeholders
+    (``{first_message_id}``) name objects of the freshly seeded sandbox; the input is printed first.
     """
+    from connector.cli._http_trace import DryRunStop
     from connector.runtime import Runtime
 
     manifest = load_manifest()
@@ -150,27 +187,59 @@ def run_entry(
         known_key("data source", key, manifest.data_sources, "data-sources list")
     raw_input = read_json_option(input_json, "--input")
     try:
-        runtime = Runtime(manifest, caller=cli_caller())
-        with connection_for_run(connection_name, use_sandbox) as (connection, store):
-            runtime.store = store
-            if example:
+        entry = manifest.action(key) if section == "actions" else manifest.data_sources[key]
+        if options.attach:
+            from connector.cli._files import attach
+
+            raw_input = attach(entry.schema("input_schema"), raw_input, options.attach)
+        with connection_for_run(connection_name, options.use_sandbox) as (connection, store):
+            runtime = Runtime(
+                manifest, store=store, transport=_transport(connection, options), caller=cli_caller()
+            )
+            if options.example:
                 from connector.examples import fill, placeholders
 
-                raw_input = fill(
-                    runtime.manifest.action(key)["example_input"], placeholders(runtime, connection)
-                )
+                with Runtime(manifest, store=store) as lookup:  # not traced, never a dry run
+                    raw_input = fill(entry["example_input"], placeholders(lookup, connection))
+                click.echo("input: " + json.dumps(raw_input, ensure_ascii=False), err=True)
             try:
                 if section == "actions":
                     result = runtime.run_action(
-                        key, raw_input, connection, user_id=user_id, approval=approval
+                        key, raw_input, connection, user_id=user_id, approval=options.approval
                     )
                 else:
                     result = runtime.run_data_source(key, raw_input, connection, user_id=user_id)
             finally:
                 runtime.close()
+    except DryRunStop as stop:
+        print_json({"dry_run": True, "request": stop.request})
+        click.echo(
+            "dry run: nothing was sent; this is the first Graph request, later ones depend on its answer",
+            err=True,
+        )
+        return
     except ConnectorError as exc:
         fail(exc)
+    if options.save is not None:
+        from connector.cli._files import save
+
+        result, written = save(result, options.save)
+        for path in written:
+            click.echo(f"saved {path}", err=True)
     print_json(result)
+
+
+def _transport(connection: Any, options: RunOptions) -> Any:
+    """The HTTP transport of the run: none of its own, a dry run's, or a tracing one."""
+    if options.dry_run:
+        from connector.cli._http_trace import DryRunTransport
+
+        return DryRunTransport(connection.graph_base_url)
+    if options.verbose:
+        from connector.cli._http_trace import TracingTransport
+
+        return TracingTransport(connection.graph_base_url)
+    return None
 
 
 @main.group("data-sources")
@@ -222,7 +291,14 @@ def data_sources_describe(key: str, as_json: bool) -> None:
 @data_sources.command("run")
 @run_options("data_sources")
 def data_sources_run(
-    key: str, input_json: str | None, connection_name: str | None, user_id: str | None, use_sandbox: bool
+    key: str,
+    input_json: str | None,
+    connection_name: str | None,
+    user_id: str | None,
+    use_sandbox: bool,
+    dry_run: bool,
+    verbose: bool,
 ) -> None:
     """One page of data source KEY's options, as JSON; pass its next_cursor back as "cursor" in --input."""
-    run_entry("data_sources", key, input_json, connection_name, user_id, use_sandbox)
+    options = RunOptions(use_sandbox=use_sandbox, dry_run=dry_run, verbose=verbose)
+    run_entry("data_sources", key, input_json, connection_name, user_id, options)
