@@ -177,8 +177,13 @@ def run_entry(
     ``options.example``: the input is the action's manifest example, whose placeholders
     (``{first_message_id}``) name objects of the freshly seeded sandbox; the input is printed first.
     """
-    from connector.cli._http_trace import DryRunStop
     from connector.runtime import Runtime
+
+    stop: type[Exception] | tuple[()] = ()  # what a dry run raises instead of sending (else nothing)
+    if options.dry_run:
+        from connector.cli._http_trace import DryRunStop
+
+        stop = DryRunStop
 
     manifest = load_manifest()
     if section == "actions":  # an unknown key fails before any set-up
@@ -211,8 +216,8 @@ def run_entry(
                     result = runtime.run_data_source(key, raw_input, connection, user_id=user_id)
             finally:
                 runtime.close()
-    except DryRunStop as stop:
-        print_json({"dry_run": True, "request": stop.request})
+    except stop as stopped:
+        print_json({"dry_run": True, "request": getattr(stopped, "request", None)})
         click.echo(
             "dry run: nothing was sent; this is the first Graph request, later ones depend on its answer",
             err=True,
