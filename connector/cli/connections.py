@@ -14,6 +14,7 @@ from connector.cli._common import (
     main,
     open_store,
     print_json,
+    print_table,
     read_json_option,
     runtime_for,
     user_error,
@@ -241,10 +242,21 @@ def connections_list(as_json: bool) -> None:
         return
     if not rows:
         click.echo("no connections; `outlook-connector connect NAME ...` creates one", err=True)
-    for row in rows:
-        detail = row["status_detail"] or row.get("detail") or ""
-        account = row["account"] or "-"
-        click.echo(f"{row['name']:<20} {row['type']:<20} {account:<32} {row['status']:<12} {detail}")
+        return
+    print_table(
+        ["NAME", "TYPE", "ACCOUNT", "STATUS", "LAST SUCCESS", "DETAIL"],
+        [
+            [
+                r["name"],
+                r["type"],
+                r["account"] or "-",
+                r["status"],
+                r["last_success_at"] or "-",
+                r["status_detail"] or r.get("detail"),
+            ]
+            for r in rows
+        ],
+    )
 
 
 @connections.command("types")

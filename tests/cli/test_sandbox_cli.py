@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,10 @@ def test_connect_as_another_seeded_user(home: Path, server: SandboxServer) -> No
     assert cli("connect", "jordan", "--sandbox", server.url, "--user", other).exit_code == 0
     me = json.loads(cli("run", "get_current_user", "-c", "jordan").stdout)
     assert me["userPrincipalName"] == other
+    header, row = cli("connections", "list").stdout.splitlines()
+    assert header.split() == ["NAME", "TYPE", "ACCOUNT", "STATUS", "LAST", "SUCCESS", "DETAIL"]
+    assert row.split()[:4] == ["jordan", "oauth2_code", other, "healthy"]
+    assert datetime.fromisoformat(row.split()[4]).utcoffset() == timedelta(0)  # ISO 8601, UTC
     refused = cli("connect", "x", "--type", "oauth2_code", "--user", other)
     assert refused.exit_code == 2 and "--user applies to --sandbox" in refused.stderr
 
