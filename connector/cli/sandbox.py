@@ -57,12 +57,11 @@ def sandbox_command(ctx: click.Context, host: str, port: int, seed: int) -> None
     except OSError as exc:
         fail(ConnectorError(f"cannot listen on {host}:{port}: {exc.strerror}"))
     try:
-        with stop_on_sigterm():
+        with stop_on_sigterm(), contextlib.suppress(KeyboardInterrupt):  # Ctrl-C at any point stops it
             for line in banner(server.url, sandbox_info(server.url)):
                 click.echo(line, err=True)
             click.echo("Ctrl-C stops the sandbox", err=True)
-            with contextlib.suppress(KeyboardInterrupt):
-                threading.Event().wait()
+            threading.Event().wait()
     finally:
         server.stop()
 

@@ -227,14 +227,14 @@ def triggers_listen(
                 service = trigger_service(store, runtime, public_url or receiver.url)
                 instance = service.enable(key, connection.name, raw_input)
                 worker = Worker(service, poll_every=1.0, wake=wake)
-                if use_sandbox:
-                    click.echo(f"sandbox: {connection.graph_base_url}", err=True)
-                click.echo(
-                    f"listening: trigger {key} instance {instance.id} at {receiver.url}"
-                    f" (Ctrl-C stops{'' if keep else ' and disables it'})",
-                    err=True,
-                )
-                try:
+                try:  # from here on, Ctrl-C (even right after the "listening" line) cleans up
+                    if use_sandbox:
+                        click.echo(f"sandbox: {connection.graph_base_url}", err=True)
+                    click.echo(
+                        f"listening: trigger {key} instance {instance.id} at {receiver.url}"
+                        f" (Ctrl-C stops{'' if keep else ' and disables it'})",
+                        err=True,
+                    )
                     with worker:
                         worker.wait()
                 except KeyboardInterrupt:
