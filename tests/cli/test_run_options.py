@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 
 from connections.sandbox import sandbox_connection
 from connector.cli import main
+from connector.policy import PRESETS
 from connector.store import Store
 from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
@@ -31,6 +32,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: SandboxServer)
     monkeypatch.delenv("OUTLOOK_CONNECTOR_CONNECTION", raising=False)
     with Store(tmp_path / "state.db") as store:
         sandbox_connection(store, server.url, "delegated", name="graph")
+        store.set_policy(None, PRESETS["open"].to_dict())  # a sandbox: these tests are not about the policy
     return tmp_path
 
 

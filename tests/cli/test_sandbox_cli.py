@@ -14,6 +14,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from connector.cli import main
+from connector.policy import PRESETS
+from connector.store import Store
 from sandbox.server import SandboxServer
 from tests.triggers.test_triggers_cli import Process
 
@@ -30,6 +32,8 @@ def server() -> Iterator[SandboxServer]:
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("OUTLOOK_CONNECTOR_HOME", str(tmp_path))
     monkeypatch.delenv("OUTLOOK_CONNECTOR_CONNECTION", raising=False)
+    with Store(tmp_path / "state.db") as store:  # a sandbox: these tests are not about the policy
+        store.set_policy(None, PRESETS["open"].to_dict())
     return tmp_path
 
 
