@@ -155,3 +155,30 @@ def test_shell_completion_offers_action_data_source_and_trigger_keys() -> None:
     assert _complete("outlook-connector data-sources run select_mail") == ["select_mail_folder"]
     assert _complete("outlook-connector triggers poll poll") == ["poll_changes"]
     assert "docs" in _complete("outlook-connector d")
+
+
+def test_every_command_module_is_reachable_through_the_lazy_root_group() -> None:
+    import importlib
+    import pkgutil
+
+    import connector.cli
+    from connector.cli._common import LAZY_COMMANDS
+
+    for module in pkgutil.iter_modules(connector.cli.__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"connector.cli.{module.name}")
+    registered = set(main.commands)
+    assert registered - set(LAZY_COMMANDS) == set(), "add these commands' modules to LAZY_COMMANDS"
+    for modules in LAZY_COMMANDS.values():
+        for name in modules:
+            importlib.import_module(name)  # each named module exists
+
+
+def test_run_imports_only_its_own_command_module() -> None:
+    code = (
+        "import sys; from click.testing import CliRunner; from connector.cli import main; "
+        "CliRunner().invoke(main, ['run', '--help']); "
+        "print(sorted(m for m in sys.modules if m.startswith('connector.cli.')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout.replace("'", '"')) == ["connector.cli._common", "connector.cli.actions"]
