@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import importlib.util
 import os
 import re
 import resource
@@ -148,6 +149,12 @@ def main() -> int:
     wall_ratio, cpu_ratio = cli_median / raw_median, cli_cpu_median / raw_cpu_median
     print(f"ratio cli/raw: {wall_ratio:.3f}x wall, {cpu_ratio:.3f}x CPU  (goal <= {GOAL}x)")
     print("(on a loaded machine the wall-clock ratio swings; CPU time is the steadier figure)")
+    if importlib.util.find_spec("trio") is not None:
+        print(
+            "note: trio is installed here (selenium's dependency, a dev extra) and httpcore imports it in"
+            " both processes, which narrows the ratio; measure in a venv without the dev extras"
+            " (`pip install -e .`) for a user's figure"
+        )
     print()
     print(f"imports (python -X importtime, self time, one run): cli {cli_total / 1000:.1f} ms,", end=" ")
     print(f"baseline {raw_total / 1000:.1f} ms")
