@@ -18,7 +18,9 @@ def manifest() -> None:
 
 @manifest.command("validate")
 def manifest_validate() -> None:
-    """Check manifest.yaml: schema, unique keys, schema files, handlers, committed schemas."""
+    """Check manifest.yaml: schema, unique keys, schema files, handlers, committed schemas and
+    reference docs."""
+    from connector.docs import REFERENCE_DIR, stale_pages
     from connector.manifest import load_manifest as load
     from connector.schemas import stale_files
 
@@ -29,6 +31,12 @@ def manifest_validate() -> None:
             problems = [
                 f"{path.relative_to(loaded.root)}: differs from its models (run python -m connector.schemas)"
                 for path in stale_files(loaded)
+            ]
+        reference = loaded.root / REFERENCE_DIR
+        if not problems and reference.is_dir():
+            problems = [
+                f"{REFERENCE_DIR / page}: stale reference page (run outlook-connector docs build)"
+                for page in stale_pages(loaded, reference)
             ]
     except ConnectorError as exc:
         fail(exc)

@@ -8,6 +8,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from connector.docs import REFERENCE_DIR, build, stale_pages, write
 from connector.manifest import Manifest, load_manifest
 
@@ -90,3 +92,26 @@ def test_connections_triggers_and_data_sources_pages() -> None:
     assert "`list_messages`" in folders and "`poll_changes`" in folders
     index = pages[Path("README.md")]
     assert all(f"`{key}`" in index for key in manifest.actions)
+
+
+def test_manifest_validate_names_a_stale_reference_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from click.testing import CliRunner
+
+    from connector.cli import main
+
+    root = load_manifest().root
+    copy = tmp_path / "project"
+    shutil.copytree(root / "schemas", copy / "schemas", ignore=shutil.ignore_patterns("*.md"))
+    shutil.copy(root / "manifest.yaml", copy / "manifest.yaml")
+    write(load_manifest(copy / "manifest.yaml"), copy / REFERENCE_DIR)
+    monkeypatch.setenv("OUTLOOK_CONNECTOR_MANIFEST", str(copy / "manifest.yaml"))
+    assert CliRunner().invoke(main, ["manifest", "validate"]).exit_code == 0
+    page = copy / REFERENCE_DIR / "triggers.md"
+    page.write_text(page.read_text(encoding="utf-8") + "edited by hand\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["manifest", "validate"])
+    assert result.exit_code == 1
+    assert "schemas/reference/triggers.md: stale reference page" in result.stderr
