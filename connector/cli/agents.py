@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import time
@@ -16,6 +17,7 @@ from connector.cli._common import (
     connection_for_run,
     ephemeral_sandbox,
     fail,
+    iso,
     load_manifest,
     main,
     open_store,
@@ -113,7 +115,7 @@ def approvals_list(show_all: bool, as_json: bool) -> None:
     items = open_store().list_approvals(status=None if show_all else "pending")
     rows = [a.summary_dict() for a in items if show_all or a.expires_at > now]
     if as_json:
-        print_json(rows)
+        print_json([_iso_times(row, "created_at", "expires_at") for row in rows])
         return
     if not rows:
         click.echo("no pending approvals", err=True)
@@ -134,7 +136,7 @@ def _decide(approval_id: str, approve: bool) -> None:
         )
     except ConnectorError as exc:
         fail(exc)
-    print_json(decided.summary_dict())
+    print_json(_iso_times(decided.summary_dict(), "created_at", "expires_at"))
 
 
 @approvals.command("approve")
@@ -182,8 +184,13 @@ def audit(connection: str | None, action: str | None, since: str | None, limit: 
         connection=connection, action=action, since=parse_since(since, time.time()), limit=limit
     )
     for record in records:
-        click.echo(record.to_json())
+        click.echo(json.dumps(_iso_times(record.to_dict(), "at"), separators=(",", ":"), ensure_ascii=False))
     click.echo(f"{len(records)} records", err=True)
+
+
+def _iso_times(row: dict[str, Any], *names: str) -> dict[str, Any]:
+    """``row`` with its epoch-seconds fields ``names`` as ISO 8601 UTC, as the CLI prints times."""
+    return {**row, **{name: iso(row[name]) for name in names if name in row}}
 
 
 # -- mcp -------------------------------------------------------------------------------------------

@@ -163,3 +163,18 @@ def test_listen_on_a_sandbox_keeps_its_instance_in_the_users_store(home: Path) -
         listener.kill()
     assert json.loads(cli("triggers", "list", "--json").stdout) == []
     assert json.loads(cli("connections", "list", "--json").stdout) == []
+
+
+def test_approvals_and_the_audit_log_show_iso_times(home: Path, server: SandboxServer) -> None:
+    assert cli("connect", "graph", "--sandbox", server.url).exit_code == 0
+    with Store(home / "state.db") as store:
+        store.set_policy(None, PRESETS["approve_writes"].to_dict())
+    sent = cli("run", "send_message", "-c", "graph", "-i", '{"to": ["someone@example.com"], "subject": "x"}')
+    assert sent.exit_code == 1 and "needs approval" in sent.stderr
+    [pending] = json.loads(cli("approvals", "list", "--json").stdout)
+    for name in ("created_at", "expires_at"):
+        assert datetime.fromisoformat(pending[name]).utcoffset() == timedelta(0)
+    records = [json.loads(line) for line in cli("audit").stdout.splitlines()]
+    [record] = [r for r in records if r["action"] == "send_message"]
+    assert record["decision"] == "approval_required"
+    assert datetime.fromisoformat(record["at"]).utcoffset() == timedelta(0)
