@@ -26,7 +26,7 @@ from connector._paths import (
 
 MAX_TIME_ZONE_LENGTH = 100
 TIME_ZONE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _+\-/.(),:']*$"
-LINK_PATTERN = r"^[^\s\x00-\x1f\x7f]+$"
+LINK_PATTERN = r"^[hH][tT][tT][pP][sS]?://[^\s\x00-\x1f\x7f]+$"
 
 
 class _OneSegment:
@@ -53,7 +53,8 @@ GraphId = Annotated[
 ]
 """A Graph id, UPN or name that becomes one URL path segment."""
 Link = Annotated[str, Field(min_length=1, max_length=MAX_LINK_LENGTH, pattern=LINK_PATTERN)]
-"""A link Graph returned (``@odata.nextLink``, ``@odata.deltaLink``)."""
+"""A link Graph returned (``@odata.nextLink``, ``@odata.deltaLink``): an absolute http(s) URL, so
+that a relative path can never stand in for a link and address another resource."""
 TimeZone = Annotated[str, Field(min_length=1, max_length=MAX_TIME_ZONE_LENGTH, pattern=TIME_ZONE_PATTERN)]
 """A Windows (``Pacific Standard Time``) or IANA (``America/Los_Angeles``) time zone name."""
 HeaderName = Annotated[str, Field(min_length=1, max_length=256, pattern=HEADER_NAME_PATTERN)]

@@ -21,11 +21,16 @@ import pytest
 from connections.base import Connection
 from connections.sandbox import sandbox_connection
 from connector.errors import ConnectorError, InputValidationError
+from connector.examples import fill, placeholders
 from connector.manifest import Entry, load_manifest
 from connector.runtime import Runtime
 from connector.store import Store
-from sandbox.record_examples import fill, placeholders
 from sandbox.server import SandboxServer
+
+pytestmark = pytest.mark.graph_nonconformant(
+    "puts a sentinel value in every string input on purpose ($select, $orderby, ids the documents"
+    " do not know); what matters here is the path each request has"
+)
 
 MANIFEST = load_manifest()
 ENTRIES = [*MANIFEST.actions.values(), *MANIFEST.data_sources.values()]
