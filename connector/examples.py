@@ -12,7 +12,8 @@ folder in the inbox), ``{first_category_id}`` and ``{first_contact_id}``; ``{fir
 ``{harbor_calendar_id}`` (their second calendar); ``{first_draft_id}`` (a draft of theirs).
 ``{sandbox_webhook_url}`` is the sandbox's own notification endpoint (``/_sandbox/webhooks/examples``,
 shown as ``https://hooks.example.com/outlook`` in recordings) and ``{first_subscription_id}`` a
-subscription to the inbox posting there.
+subscription to the inbox posting there; ``{scheduled_message_id}`` a message waiting in the Outbox
+for its scheduled send time (``SCHEDULED_AT``).
 The sandbox's address is
 replaced by Graph's in the output, so recordings do not depend on the port.
 
@@ -38,6 +39,8 @@ GRAPH_ROOT = "https://graph.microsoft.com"
 WEBHOOK_PATH = "/_sandbox/webhooks/examples"
 SHOWN_WEBHOOK = "https://hooks.example.com/outlook"
 ANCHOR = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # fixed, so recordings only change when code does
+SCHEDULED_AT = "2030-01-07T09:00:00Z"
+"""When ``{scheduled_message_id}`` (a message sent with ``send_at``) is due: fixed, and far ahead."""
 
 
 def placeholders(runtime: Runtime, connection: Any) -> dict[str, str]:
@@ -72,7 +75,14 @@ def placeholders(runtime: Runtime, connection: Any) -> dict[str, str]:
         },
         connection,
     )
+    runtime.run_action(  # scheduled send: a message held in the Outbox until a fixed later time
+        "send_message",
+        {"to": [others[1]["userPrincipalName"]], "subject": "Year plan", "send_at": SCHEDULED_AT},
+        connection,
+    )
+    scheduled = runtime.run_action("list_scheduled_messages", {}, connection)["messages"][0]
     return {
+        "scheduled_message_id": scheduled["id"],
         "sandbox_webhook_url": webhook,
         "first_subscription_id": subscription["id"],
         "first_draft_id": draft["messages"][0]["id"],  # mail_compose: a draft of the default user

@@ -451,16 +451,22 @@ class DocCase:
 
 
 Endpoint = tuple[str, str]
-"""``(METHOD, path regex)``; the regex is matched (full, case-insensitive) on the documented path."""
+"""``(METHOD, path regex)``; the regex is matched (full, case-insensitive) on the documented path.
+``METHOD+MIME`` (``POST+MIME``) is the endpoint taking a MIME body (base64 ``text/plain``) instead of
+JSON: it claims the examples that send one before any JSON action of the same path does."""
+MIME_SUFFIX = "+MIME"
 
 
 def endpoint_action(example: DocExample, endpoints: Mapping[str, Sequence[Endpoint]]) -> str | None:
     """The manifest action whose endpoint the example documents, if any."""
     path = example.path.split("?", 1)[0].rstrip("/") or "/"
-    for action, patterns in endpoints.items():
-        for method, pattern in patterns:
-            if example.method == method and re.fullmatch(pattern, path, re.IGNORECASE):
-                return action
+    content_type = {k.lower(): str(v) for k, v in example.request.headers.items()}.get("content-type", "")
+    mime = content_type.lower().startswith("text/plain") and not example.has_json_body
+    for wanted in ([f"{example.method}{MIME_SUFFIX}"] if mime else []) + [example.method]:
+        for action, patterns in endpoints.items():
+            for method, pattern in patterns:
+                if method == wanted and re.fullmatch(pattern, path, re.IGNORECASE):
+                    return action
     return None
 
 
