@@ -148,18 +148,39 @@ def refusal(store: Store, signer: Connection, mailbox: str) -> str:
     )
 
 
-def webhook_refusal(connection: Connection) -> str | None:
-    """Why Graph will not take a webhook subscription on this connection's shared mailbox, or None.
+def webhook_refusal(store: Store, connection: Connection, resources: list[str]) -> str | None:
+    """Why Graph will not take a webhook subscription on these resources with this connection, or
+    None (then Graph decides).
 
     Graph's change notifications take delegated permissions only for items in the signed-in user's
-    own mailbox; Mail.Read.Shared and the other .Shared permissions do not cover subscriptions.
+    own mailbox; Mail.Read.Shared and the other .Shared permissions do not cover subscriptions. So a
+    delegated connection may not watch a shared mailbox (``--via``), nor another mailbox named by
+    ``user_id`` (when the signed-in account is known, from ``registry.note_account``).
     """
-    if not isinstance(connection, SharedMailboxConnection) or connection.app_only:
+    from urllib.parse import unquote
+
+    from connections.registry import ACCOUNT_NAMESPACE
+
+    if connection.app_only:
         return None
-    return (
-        f"{connection.mailbox!r} is a shared mailbox signed in through {connection.via.name!r}, and"
-        " Microsoft Graph does not accept change-notification subscriptions on another user's or a"
-        " shared mailbox with delegated permissions. Poll it instead (`outlook-connector triggers poll"
-        f" poll_changes -c {connection.name} -i ...`, no public URL needed), or use an app-only"
-        " connection with the Mail.Read application permission"
-    )
+    shared = connection if isinstance(connection, SharedMailboxConnection) else None
+    signer = shared.via.name if shared is not None else connection.name
+    own = store.kv_get(ACCOUNT_NAMESPACE, signer)
+    for resource in resources:
+        parts = resource.split("/")
+        if len(parts) < 2 or parts[0].lower() != "users":
+            continue  # me/...: the user's own mailbox
+        mailbox = unquote(parts[1])
+        if isinstance(own, str) and own.lower() == mailbox.lower():
+            continue
+        if shared is None and not isinstance(own, str):
+            continue  # whose mailbox it is is not known here: Graph answers
+        return (
+            f"{mailbox!r} is not the mailbox of the account connection {signer!r} signed in as, and"
+            " Microsoft Graph does not accept change-notification subscriptions on another user's or a"
+            " shared mailbox with delegated permissions (the .Shared permissions do not cover them)."
+            " Poll it instead (`outlook-connector triggers poll poll_changes"
+            f" -c {connection.name} -i ...`, no public URL needed), or use an app-only connection with"
+            " the Mail.Read application permission"
+        )
+    return None

@@ -238,7 +238,8 @@ class TriggerService:
         plan: TriggerPlan = self.runtime.trigger_plan(trigger_key, dict(input), connection)
         from connections.shared_mailbox import webhook_refusal
 
-        refused = webhook_refusal(connection)  # Graph would refuse the subscription (403)
+        # Graph would refuse the subscription (403): say why, before anything is made
+        refused = webhook_refusal(self.store, connection, [w.resource for w in plan.watches])
         if refused is not None:
             raise ConfigurationError(refused)
         if self.public_url is None:

@@ -159,11 +159,12 @@ def test_webhooks_on_a_delegated_shared_mailbox_are_refused_with_polling_offered
     with pytest.raises(ConfigurationError) as caught:
         service.enable("mail_message_webhook", "support", {"folder_id": "inbox"})
     assert "does not accept change-notification subscriptions" in caught.value.message
+    assert SHARED in caught.value.message
     assert "triggers poll poll_changes -c support" in caught.value.message
     assert server.state.request_log[start:] == [] and store.list_trigger_instances() == []
     # the sandbox behaves as Graph: it refuses such a subscription too
-    with pytest.raises(GraphError) as refused:
-        runtime.run_action(
+    with pytest.raises(GraphError) as refused, Runtime() as bare:  # no store: no policy on admin actions
+        bare.run_action(
             "create_mail_folder_subscription",
             {"notification_url": f"{server.url}/_sandbox/webhooks/shared"},
             load_connection(store, "support"),
@@ -173,9 +174,25 @@ def test_webhooks_on_a_delegated_shared_mailbox_are_refused_with_polling_offered
     instance = polling.create_instance(store, runtime, "poll_changes", "support", {"folder_id": "inbox"})
     polling.poll(store, runtime, CallbackDelivery(events.append), instance.id)
     admin = sandbox_connection(store, server.url, "app", name="admin", user=SHARED)
-    made = runtime.run_action("create_draft", {"subject": "to the team", "folder_id": "inbox"}, admin)
+    with Runtime() as bare:  # no store: no policy on drafts
+        made = bare.run_action("create_draft", {"subject": "to the team", "folder_id": "inbox"}, admin)
     assert polling.poll(store, runtime, CallbackDelivery(events.append), instance.id).delivered == 1
     assert events[-1].resource_id == made["id"]
+
+
+def test_a_delegated_webhook_on_another_named_mailbox_is_refused_when_the_account_is_known(
+    store: Store, runtime: Runtime, server: SandboxServer
+) -> None:
+    from connections.registry import note_account
+
+    sandbox_connection(store, server.url, "delegated", name="work")
+    service = TriggerService(
+        store, runtime, CallbackDelivery(lambda e: None), public_url="http://127.0.0.1:9"
+    )
+    note_account(store, "work", seed.DEFAULT_USER)
+    with pytest.raises(ConfigurationError, match="Poll it instead"):
+        service.enable("mail_message_webhook", "work", {"folder_id": "inbox", "user_id": OTHER})
+    assert store.list_trigger_instances() == []
 
 
 def test_an_app_only_shared_mailbox_takes_webhooks(
