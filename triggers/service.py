@@ -459,21 +459,31 @@ class TriggerService:
 
     def catch_up_due(self, every: timedelta = DEFAULT_CATCH_UP_EVERY) -> dict[str, int | str]:
         """Catch up every active webhook instance whose last delta read is ``every`` or more ago
-        (the worker calls this with its renewal pass). Instance id -> changes delivered, or the
-        error message of a failed catch-up (recorded on the instance too)."""
+        (the worker calls this with its renewal pass), under the instance's renewal lease (several
+        workers share the work). Instance id -> changes delivered, or the error message of a failed
+        catch-up (recorded on the instance too)."""
         done: dict[str, int | str] = {}
-        now = self.clock()
-        for instance in self.store.list_trigger_instances():
-            if instance.status != "active" or not self.is_webhook(instance):
-                continue
+
+        def due(instance: TriggerInstance | None) -> bool:
+            if instance is None or instance.status != "active" or not self.is_webhook(instance):
+                return False
             last = float(instance.state.get("caught_up_at") or instance.created_at or 0.0)
-            if now - last < every.total_seconds():
+            return self.clock() - last >= every.total_seconds()
+
+        for instance in _spread(self.store.list_trigger_instances(), self.worker):
+            if not due(instance):
                 continue
+            lease = renewal_lease_name(instance.id)
+            if not self.store.acquire_lease(lease, self.worker, RENEWAL_LEASE_SECONDS):
+                continue  # another worker is renewing or catching it up now
             try:
-                done[instance.id] = self.catch_up(instance.id)
+                if due(self.store.get_trigger_instance(instance.id)):  # not done meanwhile by another
+                    done[instance.id] = self.catch_up(instance.id)
             except ConnectorError as exc:
                 done[instance.id] = exc.message
                 self.store.record_trigger_error(instance.id, f"daily catch-up: {exc.message}")
+            finally:
+                self.store.release_lease(lease, self.worker)
         return done
 
     def _catch_up_watch(

@@ -101,6 +101,18 @@ def test_the_periodic_catch_up_delivers_a_lost_notification_on_a_quiet_mailbox(h
     assert caught > instance.created_at
 
 
+def test_the_periodic_catch_up_leaves_an_instance_another_worker_holds(h: Harness) -> None:
+    from triggers.service import renewal_lease_name
+
+    instance = h.service.enable("mail_message_webhook", h.connection.name, INBOX)
+    h.create_message("lost")
+    lease = renewal_lease_name(instance.id)
+    assert h.store.acquire_lease(lease, "another-worker", 600.0)
+    assert h.service.catch_up_due(timedelta(0)) == {} and h.host.events == []
+    h.store.release_lease(lease, "another-worker")
+    assert h.service.catch_up_due(timedelta(0)) == {instance.id: 1}
+
+
 def test_health_counts_enable_renewal_and_catch_up_as_syncs(h: Harness) -> None:
     """The store's clock moves (when successes are noted); health is judged a day later."""
     instance = h.service.enable("mail_message_webhook", h.connection.name, INBOX)
