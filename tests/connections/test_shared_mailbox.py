@@ -285,6 +285,12 @@ def test_cli_second_account_shared_mailbox_list_and_delete_cascade(
     )
     assert rows["support"]["status"] == "healthy" and rows["support"]["trigger_instances"] == 1
     assert "via work" in rows["support"]["label"]
+    with Store(home / "state.db") as store:  # one failing instance makes its connection's status an error
+        [instance] = store.list_trigger_instances()
+        store.record_trigger_error(instance.id, "Graph error 403 ErrorAccessDenied")
+    rows = {r["name"]: r for r in json.loads(cli("connections", "list", "--json").stdout)}
+    assert rows["support"]["status"] == "error" and "ErrorAccessDenied" in rows["support"]["status_detail"]
+    assert rows["work"]["status"] != "error"
 
     deleted = cli("connections", "delete", "work")
     assert deleted.exit_code == 0, deleted.stderr
