@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from pydantic import ValidationError
@@ -199,14 +200,18 @@ def connect_interactively(
 ) -> StoredConnection:
     """Create connection ``name`` after proving it works: a browser sign-in (authorization code
     types, through a local listener) or a first app-only token (client credentials). The sign-in
-    asks which account to use (``prompt=select_account``), so a second account can be added
-    while the browser is signed in to another; ``login_hint`` pre-fills it."""
+    asks which account to use (``prompt=select_account``, unless the connection's settings give a
+    prompt), so a second account can be added while the browser is signed in to another;
+    ``login_hint`` pre-fills it."""
     from connections.identity import TokenClient
     from connections.loopback import run_loopback_flow
 
     kind = connection_type(type_key)
     model = parse_config(type_key, config)
     if kind.signs_in:
+        authorize_url = str(model.registration(name).authorize_url or "")
+        if prompt and "prompt" in dict(parse_qsl(urlsplit(authorize_url).query)):
+            prompt = None  # the connection's own prompt (e.g. prompt=consent) stands
         tokens = run_loopback_flow(
             model,
             open_browser,

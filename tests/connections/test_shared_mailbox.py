@@ -231,6 +231,20 @@ def test_connect_asks_which_account_and_passes_the_login_hint(store: Store, serv
         assert runtime.run_action("get_current_user", {}, second)["userPrincipalName"] == SECOND
 
 
+def test_a_prompt_in_the_connection_settings_is_kept(store: Store, server: SandboxServer) -> None:
+    seen: list[str] = []
+
+    def browser(url: str) -> None:
+        seen.append(url)
+        with httpx.Client(follow_redirects=True) as client:
+            client.get(url)
+
+    settings = sandbox_config(server.url, "delegated").model_dump(mode="json")
+    config = {**settings, "additional_authorization_parameters": "prompt=consent"}
+    connect_interactively(store, "consenting", "oauth2_code", config, browser, timeout=30)
+    assert parse_qs(urlsplit(seen[0]).query)["prompt"] == ["consent"]
+
+
 def test_cli_second_account_shared_mailbox_list_and_delete_cascade(
     home: Path, server: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
