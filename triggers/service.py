@@ -131,6 +131,8 @@ class SyncReport:
     recreated: list[str] = field(default_factory=list)
     status: str = "caught_up"
     """``caught_up``, or a polling instance's ``paused`` / ``cancelled``."""
+    renewal_skipped: bool = False
+    """Another worker held the instance's renewal lease, so this sync left the renewal to it."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -140,6 +142,7 @@ class SyncReport:
             "delivered": self.delivered,
             "renewed": self.renewed,
             "recreated": self.recreated,
+            "renewal_skipped": self.renewal_skipped,
         }
 
 
@@ -447,10 +450,18 @@ class TriggerService:
                 f"trigger instance {instance_id!r} is {instance.status}: resume it before syncing"
             )
         renewal = RenewReport()
+        lease = renewal_lease_name(instance_id)
         try:
             delivered = self.catch_up(instance_id, progress)
-            current = self._require(instance_id)
-            self._renew_instance(current, self.clock() + renew_margin.total_seconds(), renewal)
+            if not self.store.acquire_lease(lease, self.worker, RENEWAL_LEASE_SECONDS):
+                # a worker is renewing it right now: its renewal stands, ours would race it
+                report = SyncReport(instance_id, "webhook", delivered, renewal_skipped=True)
+                return report
+            try:
+                current = self._require(instance_id)
+                self._renew_instance(current, self.clock() + renew_margin.total_seconds(), renewal)
+            finally:
+                self.store.release_lease(lease, self.worker)
             delivered += renewal.caught_up
         except ConnectorError as exc:
             self.store.record_trigger_error(instance_id, f"sync: {exc.message}")

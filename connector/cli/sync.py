@@ -40,6 +40,7 @@ def triggers_sync(instance_id: str, renew_within_hours: float) -> None:
     renewed = len(report.renewed) + len(report.recreated)
     click.echo(
         f"sync {instance_id}: {report.status}, {report.delivered} new change(s) delivered"
-        + (f", {renewed} subscription(s) renewed" if renewed else ""),
+        + (f", {renewed} subscription(s) renewed" if renewed else "")
+        + (" (a worker is renewing it now)" if report.renewal_skipped else ""),
         err=True,
     )

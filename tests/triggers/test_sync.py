@@ -74,6 +74,21 @@ def test_sync_renews_a_subscription_expiring_within_a_day_only(h: Harness) -> No
     assert again.renewed == [] and len(again.recreated) == 1 and h.subscription_ids() == again.recreated
 
 
+def test_sync_leaves_the_renewal_to_a_worker_that_holds_it(h: Harness) -> None:
+    from triggers.service import renewal_lease_name
+
+    instance = h.service.enable("mail_message_webhook", h.connection.name, INBOX)
+    _expire_soon(h, instance.id, 3600)
+    lease = renewal_lease_name(instance.id)
+    assert h.store.acquire_lease(lease, "another-worker", 600.0)
+    made = h.create_message("lost")["id"]
+    report = h.service.sync(instance.id)
+    assert report.renewal_skipped and report.renewed == [] and report.delivered == 1
+    assert h.host.events[-1].resource_id == made
+    h.store.release_lease(lease, "another-worker")
+    assert len(h.service.sync(instance.id).renewed) == 1
+
+
 def test_sync_polls_a_polling_instance(h: Harness) -> None:
     instance = polling.create_instance(h.store, h.runtime, "poll_changes", h.connection.name, INBOX)
     first = h.service.sync(instance.id)
