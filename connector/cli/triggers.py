@@ -71,7 +71,30 @@ def instance_summary(instance: Any) -> dict[str, Any]:
             }
             for w in instance.state.get("watches", [])
         ],
+        "backfill": _backfills(instance, time.time()),
     }
+
+
+def _backfills(instance: Any, now: float) -> list[dict[str, Any]]:
+    """Each watch's backfill (range, status, items of total, rate, ETA), if it had one."""
+    from triggers.polling import backfill_progress
+
+    found = []
+    for index, watch in enumerate(instance.state.get("watches", [])):
+        backfill = watch.get("backfill")
+        if not backfill:
+            continue
+        running = backfill.get("status") == "running"
+        at = now if running else float(backfill.get("finished_at") or now)
+        step = backfill_progress(instance.id, index, backfill, not running, at)
+        found.append(
+            {
+                **{k: backfill.get(k) for k in ("range", "since", "status", "total", "items", "delivered")},
+                "rate": None if step.rate is None else round(step.rate, 1),
+                "eta_seconds": None if step.eta_seconds is None else round(step.eta_seconds),
+            }
+        )
+    return found
 
 
 @triggers.command("list")

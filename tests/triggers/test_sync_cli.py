@@ -45,6 +45,9 @@ def test_sync_a_webhook_instance_enabled_with_a_backfill(
             assert enabled.exit_code == 0, enabled.stderr
             instance = json.loads(enabled.stdout)
             assert instance["health"] == "healthy"
+            [backfill] = instance["backfill"]
+            assert (backfill["range"], backfill["status"], backfill["items"]) == ("all", "running", 0)
+            assert backfill["total"] > 0 and backfill["rate"] is None and backfill["eta_seconds"] is None
             synced = cli("triggers", "sync", instance["id"])
             assert synced.exit_code == 0, synced.stderr
             events = [json.loads(line) for line in synced.stdout.splitlines()]
@@ -52,6 +55,10 @@ def test_sync_a_webhook_instance_enabled_with_a_backfill(
             assert found and found.group(1) == found.group(2) == str(len(events)) and events
             assert re.search(r"items/s", synced.stderr)
             assert f"{len(events)} new change(s) delivered" in synced.stderr
+            [listed] = json.loads(cli("triggers", "list", "--json").stdout)
+            [done] = listed["backfill"]
+            assert (done["status"], done["items"], done["delivered"]) == ("done", len(events), len(events))
+            assert done["eta_seconds"] == 0
             again = cli("triggers", "sync", instance["id"])
             assert again.stdout == "" and "0 new change(s) delivered" in again.stderr
             made = _create_message(server.graph_url, server.url, "while nobody listened")
