@@ -491,8 +491,11 @@ def _message(params: SendTemplatedMessagesInput, row: dict[str, Any], until: str
 
 
 def _digest(message: dict[str, Any], attachments_digest: str, save: bool) -> str:
-    """A hash of the rendered message (attachments by their digest, computed once)."""
-    content = {k: v for k, v in message.items() if k != "attachments"}
+    """A hash of the rendered message (attachments by their digest, computed once). The scheduled
+    send time is left out: a re-run with a recomputed ``send_at``, or after it passed, is the same
+    message (sending it again would be a duplicate)."""
+    left_out = ("attachments", "singleValueExtendedProperties")
+    content = {k: v for k, v in message.items() if k not in left_out}
     text = json.dumps([content, attachments_digest, save], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -205,3 +206,37 @@ def test_templated_messages_each_carry_the_time(
     subs = json.loads(graph.requests[0].content)["requests"]
     assert [_deferred(s["body"]["message"]) for s in subs] == [[{"id": DEFERRED, "value": LATER_UTC}]] * 2
     assert out["sent"] == 2 and out["scheduled_for"] == LATER_UTC
+
+
+def test_a_templated_rerun_after_the_send_time_passed_does_not_send_again(
+    graph: FakeGraph, connection: StaticConnection, tmp_path: Path
+) -> None:
+    """The run_id journal knows a row by its message, not by its send time (recomputed by a flow,
+    or past by the time it runs again)."""
+    from connector.policy import PRESETS, PolicyGate
+    from connector.store import Store
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        subs = json.loads(request.content)["requests"]
+        return httpx.Response(200, json={"responses": [{"id": s["id"], "status": 202} for s in subs]})
+
+    graph.handler = handle
+    rows = [{"Email": "a@contoso.com", "Name": "A"}]
+    base = {"subject_template": "Hi {{Name}}", "body_template": "Hello", "to_column": "Email", "rows": rows}
+    with (
+        Store(tmp_path / "state.db") as store,
+        Runtime(
+            strict_output=True,
+            store=store,
+            transport=httpx.MockTransport(graph),
+            gate=PolicyGate(policy=PRESETS["open"]),
+        ) as runtime,
+    ):
+        first = runtime.run_action(
+            "send_templated_messages", {**base, "run_id": "r1", "send_at": LATER_IN_PARIS}, connection
+        )
+        again = runtime.run_action(
+            "send_templated_messages", {**base, "run_id": "r1", "send_at": PAST}, connection
+        )
+    assert first["rows"][0]["status"] == "sent" and again["rows"][0]["status"] == "already_sent"
+    assert len(graph.requests) == 1
