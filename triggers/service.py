@@ -41,7 +41,8 @@ from actions._subscriptions import parse_graph_time
 from connector.errors import ConfigurationError, ConnectorError, GraphError
 from connector.store import TriggerInstance
 from triggers import lifecycle
-from triggers.delta import DEFAULT_PAGE_SIZE, Change, DeltaRead, read_changes, start_cursor
+from triggers.catch_up import attachments, catch_up_watch, state_lock_name
+from triggers.delta import DEFAULT_PAGE_SIZE, Change, start_cursor
 from triggers.plan import ADOPTING_TRIGGERS
 from triggers.processor import deliver_changes
 
@@ -69,7 +70,6 @@ _RETIRED_KEPT = 5
 _HELD = "trigger-held-items"
 """kv namespace: (instance, item id) -> seq of its earliest failed notification; later ones wait."""
 _HELD_TTL = 86400.0
-_ATTACHMENT_FIELDS = "id,name,contentType,size,isInline,lastModifiedDateTime"
 
 
 RENEWAL_LEASE_SECONDS = 600.0
@@ -355,7 +355,7 @@ class TriggerService:
         new_id = self._subscribe(client, instance, index, watch)
         # until the catch-up has run, renew_due retries it (a refused delivery must not lose the gap)
         self._set_watch(instance.id, index, needs_catch_up=True)
-        delivered = self._catch_up_watch(instance.id, index, watch)
+        delivered = self._catch_up_watch(instance.id, index)
         return new_id, delivered
 
     def renew_due(self, margin: timedelta = DEFAULT_RENEW_MARGIN) -> RenewReport:
@@ -391,7 +391,7 @@ class TriggerService:
         for index, (watch, watch_state) in enumerate(zip(plan.watches, _watches(instance), strict=True)):
             sub_id = watch_state.get("subscription_id")
             if watch_state.get("needs_catch_up"):
-                report.caught_up += self._catch_up_watch(instance.id, index, watch)
+                report.caught_up += self._catch_up_watch(instance.id, index)
                 report.touched.add(instance.id)
             if sub_id and float(watch_state.get("expires_at") or 0) > horizon:
                 continue
@@ -414,7 +414,7 @@ class TriggerService:
         backfill's progress after each page."""
         instance = self._require(instance_id)
         plan = self.plan(instance)
-        delivered = sum(self._catch_up_watch(instance_id, i, w, progress) for i, w in enumerate(plan.watches))
+        delivered = sum(self._catch_up_watch(instance_id, i, progress) for i in range(len(plan.watches)))
         with self._state_lock(instance_id):
             current = self._require(instance_id)
             self.store.update_trigger_state(instance_id, {**current.state, "caught_up_at": self.clock()})
@@ -498,88 +498,22 @@ class TriggerService:
         return done
 
     def _catch_up_watch(
-        self,
-        instance_id: str,
-        index: int,
-        watch: Watch,
-        progress: Callable[[PollProgress], None] | None = None,
+        self, instance_id: str, index: int, progress: Callable[[PollProgress], None] | None = None
     ) -> int:
-        """Read the watch's delta page by page from its cursor and deliver; each page's cursor is
-        stored only while the stored one is still the one read from (a ``cancel`` meanwhile wins and
-        stops the catch-up). A running backfill's progress is counted per page."""
-        from triggers.polling import backfill_progress
-
-        delivered = 0
+        """Deliver the watch's changes since its cursor (``triggers.catch_up``), under its lock."""
         with self.store.lock(f"trigger-catch-up:{instance_id}:{index}"):
             instance = self._require(instance_id)
-            plan = self.plan(instance)
-            client = self._client(instance)
-            read_from = _watches(instance)[index].get("cursor")
-            cursor = read_from or start_cursor(client, watch)
-            while True:
-                read = read_changes(client, watch, cursor, max_pages=1, page_size=self.page_size)
-                changes = [c for c in (self._enrich_delta(client, plan, watch, c) for c in read.changes) if c]
-                count = deliver_changes(
-                    self.store, self.delivery, instance, changes, "delta", item_kind=watch.item_kind
-                )
-                delivered += count
-                stored, backfill = self._advance_watch(instance_id, index, read_from, read, count)
-                if not stored:
-                    break  # cancelled (or moved on by another reader) meanwhile
-                if progress is not None and backfill is not None:
-                    progress(backfill_progress(instance_id, index, backfill, read.caught_up, self.clock()))
-                if read.caught_up:
-                    break
-                read_from = cursor = read.cursor
-                if _watches(self._require(instance_id))[index].get("cursor") != read_from:
-                    break  # cancelled between pages
-        return delivered
-
-    def _advance_watch(
-        self, instance_id: str, index: int, read_from: str | None, read: DeltaRead, delivered: int
-    ) -> tuple[bool, dict[str, Any] | None]:
-        """Store a page's cursor (and a running backfill's progress) if the stored cursor is still
-        ``read_from``: (stored, the running backfill's record or None)."""
-        with self._state_lock(instance_id):
-            instance = self._require(instance_id)
-            watches = [dict(w) for w in _watches(instance)]
-            entry = watches[index]
-            if read_from is not None and entry.get("cursor") != read_from:
-                return False, None
-            entry["cursor"] = read.cursor
-            if read.caught_up:
-                entry["needs_catch_up"] = False
-            backfill = (
-                dict(entry["backfill"]) if (entry.get("backfill") or {}).get("status") == "running" else None
+            return catch_up_watch(
+                self.store,
+                self.delivery,
+                self._client(instance),
+                instance,
+                self.plan(instance),
+                index,
+                clock=self.clock,
+                page_size=self.page_size,
+                progress=progress,
             )
-            if backfill is not None:
-                backfill["items"] += read.items
-                backfill["pages"] += read.pages
-                backfill["delivered"] += delivered
-                if read.caught_up:
-                    backfill["status"], backfill["finished_at"] = "done", self.clock()
-                entry["backfill"] = backfill
-            self.store.update_trigger_state(instance_id, {**instance.state, "watches": watches})
-            return True, backfill
-
-    def _enrich_delta(
-        self, client: GraphClient, plan: TriggerPlan, watch: Watch, change: Change
-    ) -> Change | None:
-        if change.change_type == "deleted" or not (plan.only_with_attachments or plan.expand_attachments):
-            return change
-        resource = dict(change.resource or {})
-        if plan.only_with_attachments and (
-            change.change_type != "created" or not resource.get("hasAttachments")
-        ):
-            return None
-        if plan.expand_attachments:
-            try:
-                resource["attachments"] = _attachments(client, resource, watch.item_path(change.resource_id))
-            except GraphError as exc:
-                if exc.status == 404:
-                    return None
-                raise
-        return replace(change, resource=resource)
 
     # -- processing queued notifications -------------------------------------------------------------
     def process_pending(self, limit: int = 100) -> int:
@@ -703,7 +637,7 @@ class TriggerService:
             return None
         if plan.expand_attachments:
             try:
-                resource["attachments"] = _attachments(client, resource, _item_path(item))
+                resource["attachments"] = attachments(client, resource, _item_path(item))
             except GraphError as exc:
                 if exc.status == 404:
                     return None
@@ -762,7 +696,7 @@ class TriggerService:
             return
         watch = self.plan(instance).watches[index]
         if event == "missed":
-            self._catch_up_watch(instance.id, index, watch)
+            self._catch_up_watch(instance.id, index)
         elif event == "subscriptionRemoved" and current:
             self._resubscribe(instance, index, watch)
         elif event == "reauthorizationRequired" and current:
@@ -783,7 +717,7 @@ class TriggerService:
 
     @contextmanager
     def _state_lock(self, instance_id: str) -> Iterator[None]:
-        with self.store.lock(f"trigger-state:{instance_id}"):
+        with self.store.lock(state_lock_name(instance_id)):
             yield
 
     def _set_watch(self, instance_id: str, index: int, *, retire: bool = False, **values: Any) -> None:
@@ -854,13 +788,6 @@ def _item_kind(item: Mapping[str, Any]) -> str | None:
 def _item_path(item: Mapping[str, Any]) -> str:
     """The changed item's Graph path, from a notification's ``resource`` (``Users/{id}/Messages/{id}``)."""
     return "/" + str(item.get("resource") or "").lstrip("/")
-
-
-def _attachments(client: GraphClient, resource: Mapping[str, Any], message_path: str) -> list[dict[str, Any]]:
-    """The message's attachments (metadata only, no content bytes)."""
-    if "attachments" in resource:
-        return list(resource["attachments"])
-    return list(client.iter_items(f"{message_path}/attachments", params={"$select": _ATTACHMENT_FIELDS}))
 
 
 def _backoff(attempts: int) -> float:
