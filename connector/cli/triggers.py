@@ -221,6 +221,11 @@ def triggers_renew(margin_hours: float) -> None:
 @click.option("--port", default=0, show_default=True, type=int, help="Receiver port (0: any free port).")
 @click.option("--public-url", help="Where Graph reaches the receiver (default: http://HOST:PORT).")
 @click.option("--keep", is_flag=True, help="Leave the instance enabled on exit.")
+@click.option(
+    "--backfill",
+    type=click.Choice(["30d", "90d", "12m", "all"]),
+    help="Also deliver the existing items of this range first.",
+)
 def triggers_listen(
     key: str,
     input_json: str | None,
@@ -230,6 +235,7 @@ def triggers_listen(
     port: int,
     public_url: str | None,
     keep: bool,
+    backfill: str | None,
 ) -> None:
     """Enable trigger KEY, receive its notifications here and print each event as a JSON line
     until Ctrl-C; then disable it (unless --keep)."""
@@ -248,8 +254,8 @@ def triggers_listen(
             wake = threading.Event()
             with Receiver(store, host, port, on_enqueued=lambda _: wake.set()) as receiver:
                 service = trigger_service(store, runtime, public_url or receiver.url)
-                instance = service.enable(key, connection.name, raw_input)
-                worker = Worker(service, poll_every=1.0, wake=wake)
+                instance = service.enable(key, connection.name, raw_input, backfill=backfill)
+                worker = Worker(service, poll_every=1.0, wake=wake)  # its first pass runs the backfill
                 try:  # from here on, Ctrl-C (even right after the "listening" line) cleans up
                     if use_sandbox:
                         click.echo(f"sandbox: {connection.graph_base_url}", err=True)

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,3 +71,35 @@ def test_sync_a_webhook_instance_enabled_with_a_backfill(
 def test_sync_an_unknown_instance_fails_cleanly(home: Path) -> None:
     result = cli("triggers", "sync", "nope")
     assert result.exit_code == 1 and "no trigger instance 'nope'" in result.stderr
+
+
+def test_listen_with_a_backfill_delivers_the_existing_items_first(home: Path, server: SandboxServer) -> None:
+    from tests.triggers.test_triggers_cli import Process
+
+    with Store(home / "state.db") as store:
+        sandbox_connection(store, server.url, "app", name="graph")
+    inbox = {m["id"] for m in _inbox(server)}
+    args = ["triggers", "listen", "mail_message_webhook", "-i", '{"folder_id":"inbox"}', "-c", "graph"]
+    listener = Process([*args, "--backfill", "all"], home)
+    try:
+        listener.stderr_line("listening: ")
+        seen = [listener.event() for _ in inbox]
+        assert {e["resource_id"] for e in seen} == inbox and {e["change_type"] for e in seen} == {"created"}
+        assert listener.interrupt() == 0
+    finally:
+        listener.kill()
+
+
+def _inbox(server: SandboxServer) -> list[dict[str, Any]]:
+    import httpx
+
+    from tests.support.sandbox import delegated_token
+
+    token = delegated_token(server.url)
+    answer = httpx.get(
+        f"{server.graph_url}/me/mailFolders/inbox/messages",
+        params={"$top": "1000", "$select": "id"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=20,
+    )
+    return list(answer.json()["value"])
