@@ -314,3 +314,11 @@ def test_cli_second_account_shared_mailbox_list_and_delete_cascade(
     assert names == ["second"]
     with Store(home / "state.db") as store:
         assert store.list_trigger_instances() == []
+
+
+def test_cli_connect_to_the_sandbox_as_another_user(home: Path, server: SandboxServer) -> None:
+    made = cli("connect", "second", "--sandbox", server.url, "--login-hint", SECOND)
+    assert made.exit_code == 0, made.stderr
+    assert f"acts as {SECOND}" in made.stderr
+    [row] = json.loads(cli("connections", "list", "--json").stdout)
+    assert (row["name"], row["account"]) == ("second", SECOND)
