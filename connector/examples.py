@@ -77,7 +77,7 @@ def placeholders(runtime: Runtime, connection: Any) -> dict[str, str]:
     )
     runtime.run_action(  # scheduled send: a message held in the Outbox until a fixed later time
         "send_message",
-        {"to": [others[1]["userPrincipalName"]], "subject": "Year plan", "send_at": SCHEDULED_AT},
+        {"to": [others[1]], "subject": "Year plan", "send_at": SCHEDULED_AT},
         connection,
     )
     scheduled = runtime.run_action("list_scheduled_messages", {}, connection)["messages"][0]
