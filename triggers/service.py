@@ -81,6 +81,17 @@ def renewal_lease_name(instance_id: str) -> str:
     return f"trigger-renew:{instance_id}"
 
 
+def _renewal_due(instance: TriggerInstance, horizon: float) -> bool:
+    """Whether a watch of the instance has no subscription, expires before ``horizon`` or waits
+    for a catch-up (what ``_renew_instance`` acts on)."""
+    return any(
+        not entry.get("subscription_id")
+        or entry.get("needs_catch_up")
+        or float(entry.get("expires_at") or 0) <= horizon
+        for entry in instance.state.get("watches", [])
+    ) or not instance.state.get("watches")
+
+
 def _spread(instances: list[TriggerInstance], worker: str) -> list[TriggerInstance]:
     """The instances in an order of this worker's own, so that workers renewing at the same
     time start at different places and share the work instead of queueing on the same leases."""
@@ -362,6 +373,8 @@ class TriggerService:
         for instance in _spread(self.store.list_trigger_instances(), self.worker):
             if instance.status != "active" or not self.is_webhook(instance):
                 continue  # paused, or a polling instance (no subscriptions)
+            if not _renewal_due(instance, horizon):
+                continue  # as listed; a worker that renewed it since only moved its expiry later
             lease = renewal_lease_name(instance.id)
             if not self.store.acquire_lease(lease, self.worker, RENEWAL_LEASE_SECONDS):
                 report.skipped.append(instance.id)  # another worker is renewing it now

@@ -149,10 +149,10 @@ class Queue(StoreCore):
                 (now, limit),
             ).fetchall()
             if rows:
-                db.executemany(
+                db.execute(
                     "UPDATE trigger_queue SET available_at = ?, attempts = attempts + 1, claimed_by = ?"
-                    " WHERE seq = ?",
-                    [(now + lease_seconds, worker, row[0]) for row in rows],
+                    f" WHERE seq IN ({', '.join('?' * len(rows))})",
+                    (now + lease_seconds, worker, *(row[0] for row in rows)),
                 )
         return [
             QueuedNotification(
