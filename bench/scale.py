@@ -16,7 +16,7 @@ Renewals: 10,000 instances all due on a simulated clock; 1 and 2 worker processe
 ``--patch-ms`` for the Graph PATCH); every instance must be renewed once, before its window ends.
 Baseline: the pre-split store (``git show <commit>:connector/store.py``, loaded as a module)
 runs the same SQLite ingest and today's worker path (claim, mark_delivered, complete_notification)
-as the current store, in alternating rounds. The PostgreSQL cluster is a throw-away one
+as the current store, in one process, in alternating rounds. The PostgreSQL cluster is a throw-away one
 (``bench._postgres``; fsync off, as for tests: compare ratios, not absolute rates).
 """
 
@@ -49,9 +49,8 @@ BASELINE_COMMIT = "addb634"
 """The last commit with connector/store.py in one file (before the package split)."""
 
 
-def _store_class(baseline: str | None) -> Any:
-    if baseline is None:
-        return Store
+def _store_class(baseline: str) -> Any:
+    """The ``Store`` class of the pre-split store file ``baseline``."""
     spec = importlib.util.spec_from_file_location("_baseline_store", baseline)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -60,10 +59,9 @@ def _store_class(baseline: str | None) -> Any:
     return module.Store
 
 
-def _setup(location: str, baseline: str | None) -> list[tuple[str, bytes]]:
+def _setup(location: str) -> list[tuple[str, bytes]]:
     """Fresh instances; (instance id, sealed clientState) for the checked write."""
-    cls = _store_class(baseline)
-    store = cls(location, key=KEY)
+    store = Store(location, key=KEY)
     accesses = []
     for n in range(INSTANCES):
         instance_id = f"bench-{n:04d}-" + "x" * 20
@@ -73,6 +71,7 @@ def _setup(location: str, baseline: str | None) -> list[tuple[str, bytes]]:
             )
         )
         access = store.receiver_access(instance_id)
+        assert access is not None
         accesses.append((instance_id, access.sealed_client_state))
     store.close()
     return accesses
@@ -80,14 +79,13 @@ def _setup(location: str, baseline: str | None) -> list[tuple[str, bytes]]:
 
 def _ingest(
     location: str,
-    baseline: str | None,
     accesses: list[tuple[str, bytes]],
     posts: int,
     index: int,
     start: Any,
     out: Any,
 ) -> None:
-    store = _store_class(baseline)(location, key=KEY)
+    store = Store(location, key=KEY)
     store.pending_notification_count()
     out.put("ready")
     start.wait(60)
@@ -102,10 +100,8 @@ def _ingest(
     out.put("done")
 
 
-def _deliver(
-    location: str, baseline: str | None, latency: float, name: str, today_path: bool, start: Any, out: Any
-) -> None:
-    store = _store_class(baseline)(location, key=KEY)
+def _deliver(location: str, latency: float, name: str, start: Any, out: Any) -> None:
+    store = Store(location, key=KEY)
     store.pending_notification_count()
     out.put("ready")
     start.wait(60)
@@ -115,11 +111,7 @@ def _deliver(
             if latency:
                 time.sleep(latency)  # the host's answer / the Graph read of a real worker
             key = row.item["resource"]
-            if today_path:
-                store.mark_delivered(row.instance_id, key)
-                store.complete_notification(row.seq)
-            else:
-                assert store.finish_notification(row.seq, name, [(row.instance_id, key)]) is not None
+            assert store.finish_notification(row.seq, name, [(row.instance_id, key)]) is not None
             done += 1
     store.close()
     out.put(done)
@@ -149,17 +141,14 @@ def throughput(
     workers: int,
     items: int,
     latency: float,
-    *,
-    baseline: str | None = None,
-    today_path: bool = False,
 ) -> tuple[float, float]:
     """(ingested/s, delivered/s) with ``workers`` processes on a fresh database at ``location``."""
-    accesses = _setup(location, baseline)
+    accesses = _setup(location)
     posts = items // PER_POST // workers
-    ingest = _race(_ingest, [(location, baseline, accesses, posts, i) for i in range(workers)])
+    ingest = _race(_ingest, [(location, accesses, posts, i) for i in range(workers)])
     total = posts * workers * PER_POST
-    deliver = _race(_deliver, [(location, baseline, latency, f"w{i}", today_path) for i in range(workers)])
-    check = _store_class(baseline)(location, key=KEY)
+    deliver = _race(_deliver, [(location, latency, f"w{i}") for i in range(workers)])
+    check = Store(location, key=KEY)
     assert check.pending_notification_count() == 0
     check.close()
     return total / ingest, total / deliver
@@ -236,6 +225,32 @@ def renewals(location: str, count: int, workers: int, latency: float) -> float:
     return count / elapsed
 
 
+def _in_process(cls: Any, location: str, items: int) -> tuple[float, float]:
+    """(ingested/s, delivered/s) of ``items`` through one store object of class ``cls``."""
+    store = cls(location, key=KEY)
+    instance_id = "b" * 30
+    store.save_trigger_instance(
+        TriggerInstance(
+            id=instance_id, trigger_key="webhook", connection_name="w", config={}, client_state="c" * 40
+        )
+    )
+    sealed = store.receiver_access(instance_id).sealed_client_state
+    began = time.perf_counter()
+    for n in range(items // PER_POST):
+        rows = [("change", {"resource": f"{n}-{k}"}) for k in range(PER_POST)]
+        store.enqueue_checked_notifications([(instance_id, sealed, rows)])
+    ingest = time.perf_counter() - began
+    began, done = time.perf_counter(), 0
+    while batch := store.claim_notifications("w", limit=20):
+        for row in batch:
+            store.mark_delivered(row.instance_id, row.item["resource"])
+            store.complete_notification(row.seq)
+            done += 1
+    deliver = time.perf_counter() - began
+    store.close()
+    return done / ingest, done / deliver
+
+
 def _baseline_file(folder: Path) -> str | None:
     try:
         text = subprocess.run(
@@ -288,24 +303,14 @@ def main() -> None:
                 print("\nbaseline: git or the baseline commit is missing; skipped")
             else:
                 print(
-                    "\nSQLite, 1 worker, today's worker path (claim, mark, complete), no latency,"
-                    " medians of 3 alternating rounds:"
+                    "\nSQLite in one process, the receiver's write (10-item batches) and today's worker"
+                    " path (claim, mark_delivered, complete), medians of 5 alternating rounds:"
                 )
+                old_class = _store_class(baseline)
                 old_runs, new_runs = [], []
-                for round_ in range(3):
-                    old_runs.append(
-                        throughput(
-                            f"{folder}/old{round_}.db",
-                            1,
-                            options.items,
-                            0.0,
-                            baseline=baseline,
-                            today_path=True,
-                        )
-                    )
-                    new_runs.append(
-                        throughput(f"{folder}/new{round_}.db", 1, options.items, 0.0, today_path=True)
-                    )
+                for round_ in range(5):
+                    old_runs.append(_in_process(old_class, f"{folder}/old{round_}.db", options.items))
+                    new_runs.append(_in_process(Store, f"{folder}/new{round_}.db", options.items))
                 old = [statistics.median(r[i] for r in old_runs) for i in (0, 1)]
                 new = [statistics.median(r[i] for r in new_runs) for i in (0, 1)]
                 print(f"  before the split: ingest {old[0]:.0f}/s, deliver {old[1]:.0f}/s")

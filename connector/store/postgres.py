@@ -228,7 +228,6 @@ class PostgresDatabase:
 
     name = "postgresql"
     for_update = " FOR UPDATE"
-    skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, url: str, *, clock: Callable[[], float], pool_size: int = _POOL_SIZE) -> None:
         try:

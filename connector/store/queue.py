@@ -142,18 +142,29 @@ class Queue(StoreCore):
         self.absorb_inbox()
 
         now = self.clock()
-        with self.db.transaction() as db:
-            rows = db.execute(
-                "SELECT seq, instance_id, kind, item, received_at, attempts FROM trigger_queue"
-                " WHERE available_at <= ? ORDER BY seq LIMIT ?" + self.db.skip_locked,
-                (now, limit),
-            ).fetchall()
-            if rows:
-                db.execute(
+        if self.db.name == "postgresql":  # one statement, one round trip (rows locked, skipped by others)
+            with self.db.read() as db:
+                claimed = db.execute(
                     "UPDATE trigger_queue SET available_at = ?, attempts = attempts + 1, claimed_by = ?"
-                    f" WHERE seq IN ({', '.join('?' * len(rows))})",
-                    (now + lease_seconds, worker, *(row[0] for row in rows)),
-                )
+                    " WHERE seq IN (SELECT seq FROM trigger_queue WHERE available_at <= ?"
+                    " ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED)"
+                    " RETURNING seq, instance_id, kind, item, received_at, attempts - 1",
+                    (now + lease_seconds, worker, now, limit),
+                ).fetchall()
+            rows = sorted(claimed)
+        else:
+            with self.db.transaction() as db:
+                rows = db.execute(
+                    "SELECT seq, instance_id, kind, item, received_at, attempts FROM trigger_queue"
+                    " WHERE available_at <= ? ORDER BY seq LIMIT ?",
+                    (now, limit),
+                ).fetchall()
+                if rows:
+                    db.execute(
+                        "UPDATE trigger_queue SET available_at = ?, attempts = attempts + 1, claimed_by = ?"
+                        f" WHERE seq IN ({', '.join('?' * len(rows))})",
+                        (now + lease_seconds, worker, *(row[0] for row in rows)),
+                    )
         return [
             QueuedNotification(
                 seq=seq,
@@ -180,6 +191,8 @@ class Queue(StoreCore):
         another worker claimed it, or it was completed); else the pairs marked now (the others
         were delivered before, e.g. by a copy Graph sent twice)."""
         now = self.clock()
+        if self.db.name == "postgresql":  # one statement, one round trip
+            return self._finish_in_one_statement(seq, worker, delivered, now)
         with self.db.transaction() as db:
             sql = "DELETE FROM trigger_queue WHERE seq = ? AND claimed_by = ?"
             if db.execute(sql, (seq, worker)).rowcount == 0:
@@ -194,6 +207,33 @@ class Queue(StoreCore):
                 ).rowcount
                 > 0
             ]
+
+    def _finish_in_one_statement(
+        self, seq: int, worker: str, delivered: Sequence[tuple[str, str]], now: float
+    ) -> list[tuple[str, str]] | None:
+        """``finish_notification`` as one PostgreSQL statement (data-modifying CTEs run atomically)."""
+        marks = list(dict.fromkeys(delivered))
+        sql = "WITH done AS (DELETE FROM trigger_queue WHERE seq = ? AND claimed_by = ? RETURNING seq)"
+        parameters: list[Any] = [seq, worker]
+        if marks:
+            sql += (
+                ", marked AS (INSERT INTO trigger_delivered (instance_id, dedupe_key, delivered_at)"
+                " SELECT v.column1, v.column2, ? FROM (VALUES "
+                + ", ".join(["(?, ?)"] * len(marks))
+                + ") AS v WHERE EXISTS (SELECT 1 FROM done)"
+                " ON CONFLICT (instance_id, dedupe_key) DO NOTHING RETURNING instance_id, dedupe_key)"
+                " SELECT 'done', NULL, NULL FROM done"
+                " UNION ALL SELECT 'marked', instance_id, dedupe_key FROM marked"
+            )
+            parameters += [now, *(value for pair in marks for value in pair)]
+        else:
+            sql += " SELECT 'done', NULL, NULL FROM done"
+        with self.db.read() as db:
+            rows = db.execute(sql, parameters).fetchall()
+        if not any(row[0] == "done" for row in rows):
+            return None
+        newly = {(row[1], row[2]) for row in rows if row[0] == "marked"}
+        return [pair for pair in marks if pair in newly]
 
     def wait_for_notifications(self, timeout: float) -> bool:
         """Block until something may have been queued (PostgreSQL: a NOTIFY from any node's

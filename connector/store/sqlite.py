@@ -185,7 +185,7 @@ class SQLiteDatabase:
     """The database file ``path`` (created private, schema brought up to date on open)."""
 
     name = "sqlite"
-    for_update = skip_locked = ""  # BEGIN IMMEDIATE: one writer at a time
+    for_update = ""  # BEGIN IMMEDIATE: one writer at a time
 
     def __init__(self, path: Path, *, clock: Callable[[], float], busy_timeout: float = 30.0) -> None:
         import sqlite3
