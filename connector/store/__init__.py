@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from connector.errors import ConfigurationError
 from connector.store.approvals import Approvals
 from connector.store.audit import AuditTable
 from connector.store.connections import Connections
@@ -53,8 +54,10 @@ from connector.store.policies import Policies
 from connector.store.postgres import URL_SCHEMES, redacted
 from connector.store.queue import Queue
 from connector.store.records import (
+    SCOPES,
     TRIGGER_STATUSES,
     ConnectionRecord,
+    Principal,
     QueuedNotification,
     ReceiverAccess,
     TriggerInstance,
@@ -62,6 +65,21 @@ from connector.store.records import (
 )
 from connector.store.sqlite import MIGRATIONS, Migration, SQLiteDatabase
 from connector.store.triggers import TriggerInstances
+
+TENANT_ENV = "OUTLOOK_CONNECTOR_TENANT"
+USER_ENV = "OUTLOOK_CONNECTOR_USER"
+
+
+def principal_from_env() -> Principal | None:
+    """``$OUTLOOK_CONNECTOR_TENANT`` and ``$OUTLOOK_CONNECTOR_USER``, when the tenant is set (the
+    CLI, MCP server or host process then acts for that member of that tenant only)."""
+    tenant = os.environ.get(TENANT_ENV)
+    if not tenant:
+        return None
+    user = os.environ.get(USER_ENV)
+    if not user:
+        raise ConfigurationError(f"${TENANT_ENV} is set: set ${USER_ENV} too (the member acting)")
+    return Principal(tenant, user)
 
 
 class Store(
@@ -85,9 +103,11 @@ class Store(
         key: bytes | None = None,
         clock: Callable[[], float] = time.time,
         busy_timeout: float = 30.0,
+        principal: Principal | None = None,
     ) -> None:
         if location is None:
             location = os.environ.get(STORE_ENV) or None
+        self.principal = principal if principal is not None else principal_from_env()
         self._inbox_moved = {}
         if isinstance(location, str) and location.startswith(URL_SCHEMES):
             from connector.store.postgres import PostgresDatabase
@@ -114,6 +134,14 @@ class Store(
         """The SQLite file, or the PostgreSQL URL without user and password."""
         return str(self.path) if self.url is None else redacted(self.url)
 
+    def for_principal(self, principal: Principal | None) -> Store:
+        """The same database, acting for ``principal`` (None: the host, which sees everything)."""
+        view = object.__new__(Store)
+        view.__dict__.update(self.__dict__)
+        view.principal = principal
+        view._inbox_moved = {}
+        return view
+
     def __enter__(self) -> Store:
         return self
 
@@ -126,8 +154,11 @@ __all__ = [
     "DEFAULT_HOME",
     "HOME_ENV",
     "MIGRATIONS",
+    "SCOPES",
     "STORE_ENV",
+    "TENANT_ENV",
     "TRIGGER_STATUSES",
+    "USER_ENV",
     "ApprovalStore",
     "AuditLog",
     "ConnectionRecord",
@@ -139,6 +170,7 @@ __all__ = [
     "Migration",
     "NotificationQueue",
     "PolicyStore",
+    "Principal",
     "QueuedNotification",
     "ReceiverAccess",
     "Store",
@@ -146,4 +178,5 @@ __all__ = [
     "TriggerInstanceStore",
     "UnknownTriggerInstanceError",
     "default_home",
+    "principal_from_env",
 ]

@@ -169,6 +169,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX audit_log_connection_at ON audit_log (connection_name, at)",
         ),
     ),
+    (
+        6,
+        "tenant, owner and scope (personal or organization) of connections and trigger instances",
+        (
+            "ALTER TABLE connections ADD COLUMN tenant TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE connections ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE connections ADD COLUMN scope TEXT NOT NULL DEFAULT 'organization'",
+            "CREATE INDEX connections_tenant ON connections (tenant, owner)",
+            "ALTER TABLE trigger_instances ADD COLUMN tenant TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE trigger_instances ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE trigger_instances ADD COLUMN scope TEXT NOT NULL DEFAULT 'organization'",
+            "CREATE INDEX trigger_instances_tenant ON trigger_instances (tenant, owner)",
+        ),
+    ),
 )
 
 _CHANNEL = "outlook_connector_queue"

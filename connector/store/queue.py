@@ -142,22 +142,23 @@ class Queue(StoreCore):
         self.absorb_inbox()
 
         now = self.clock()
+        mine, parameters = self._own_instances()
         if self.db.name == "postgresql":  # one statement, one round trip (rows locked, skipped by others)
             with self.db.read() as db:
                 claimed = db.execute(
                     "UPDATE trigger_queue SET available_at = ?, attempts = attempts + 1, claimed_by = ?"
-                    " WHERE seq IN (SELECT seq FROM trigger_queue WHERE available_at <= ?"
+                    f" WHERE seq IN (SELECT seq FROM trigger_queue WHERE available_at <= ?{mine}"
                     " ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED)"
                     " RETURNING seq, instance_id, kind, item, received_at, attempts - 1",
-                    (now + lease_seconds, worker, now, limit),
+                    (now + lease_seconds, worker, now, *parameters, limit),
                 ).fetchall()
             rows = sorted(claimed)
         else:
             with self.db.transaction() as db:
                 rows = db.execute(
                     "SELECT seq, instance_id, kind, item, received_at, attempts FROM trigger_queue"
-                    " WHERE available_at <= ? ORDER BY seq LIMIT ?",
-                    (now, limit),
+                    f" WHERE available_at <= ?{mine} ORDER BY seq LIMIT ?",
+                    (now, *parameters, limit),
                 ).fetchall()
                 if rows:
                     db.execute(
@@ -251,14 +252,25 @@ class Queue(StoreCore):
     def pending_notification_count(self, instance_id: str | None = None) -> int:
         """Rows not completed yet (due, waiting for a retry, or claimed), of one instance or all."""
         self.absorb_inbox()
+        mine, parameters = self._own_instances()
         with self.db.read() as db:
             if instance_id is None:
-                row = db.execute("SELECT COUNT(*) FROM trigger_queue").fetchone()
+                row = db.execute(
+                    f"SELECT COUNT(*) FROM trigger_queue WHERE 1 = 1{mine}", parameters
+                ).fetchone()
             else:
                 row = db.execute(
-                    "SELECT COUNT(*) FROM trigger_queue WHERE instance_id = ?", (instance_id,)
+                    f"SELECT COUNT(*) FROM trigger_queue WHERE instance_id = ?{mine}",
+                    (instance_id, *parameters),
                 ).fetchone()
         return int(row[0])
+
+    def _own_instances(self) -> tuple[str, tuple[str, ...]]:
+        """Queue rows of the instances this store's principal may use (all for the host)."""
+        visible, parameters = self._visible()
+        if not visible:
+            return "", ()
+        return f" AND instance_id IN (SELECT id FROM trigger_instances WHERE 1 = 1{visible})", parameters
 
 
 def _queue_inserts(
