@@ -58,6 +58,14 @@ class StoreCore:
             (self.principal.tenant, self.principal.user),
         )
 
+    def _own_connections(self, column: str = "connection_name") -> tuple[str, tuple[str, ...]]:
+        """SQL condition (" AND ...") and parameters: rows whose ``column`` names a connection this
+        store's principal may use (approvals, audit records); nothing added for the host."""
+        visible, parameters = self._visible()
+        if not visible:
+            return "", ()
+        return f" AND {column} IN (SELECT name FROM connections WHERE 1 = 1{visible})", parameters
+
     def _ownership(self, tenant: str, owner: str, scope: str) -> tuple[str, str, str]:
         """(tenant, owner, scope) a saved row gets: the principal's tenant and user when bound."""
         check_scope(scope)

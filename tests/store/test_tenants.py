@@ -135,3 +135,25 @@ def test_bad_scopes_and_principals_are_refused_naming_the_field(
         Principal("tenant-a", "")
     with pytest.raises(ConfigurationError, match="invalid principal tenant"):
         Principal("bad\ntenant", "u")
+
+
+def test_approvals_and_audit_records_of_another_tenant_stay_hidden(views: dict[str, Store]) -> None:
+    from connector.audit import AuditRecord
+    from connector.policy import Approval
+
+    host, a2, b1 = views["host"], views["a2"], views["b1"]
+    now = host.clock()
+    for id_, connection in (("ap-a", "a-shared"), ("ap-alice", "alice-own"), ("ap-b", "b-shared")):
+        host.add_approval(Approval(id_, connection, "send_mail", "send", "h", "to x", "u", now, now + 600))
+    for connection in ("a-shared", "alice-own", "b-shared"):
+        host.append_audit(AuditRecord(now, "mcp", "u", connection, "m", "send_mail", "send", "allowed", "ok"))
+
+    assert [a.id for a in b1.list_approvals()] == ["ap-b"]
+    assert [a.id for a in a2.list_approvals(status="pending")] == ["ap-a"]
+    assert b1.get_approval("ap-a") is None and a2.get_approval("ap-alice") is None
+    assert b1.decide_approval("ap-a", "approved", "bob", now) is None
+    assert host.decide_approval("ap-a", "approved", "admin", now) is not None
+    assert not b1.use_approval("ap-a", now)  # approved, but not for tenant b to spend
+    assert [r.connection for r in b1.list_audit()] == ["b-shared"]
+    assert [r.connection for r in a2.list_audit(action="send_mail")] == ["a-shared"]
+    assert len(host.list_audit()) == 3 and host.use_approval("ap-a", now)
