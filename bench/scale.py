@@ -274,6 +274,7 @@ def main() -> None:
     parser.add_argument("--patch-ms", type=float, default=1.0)
     parser.add_argument("--renewals", type=int, default=10_000)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--part", choices=("all", "throughput", "renewals"), default="all")
     options = parser.parse_args()
     os.environ["OUTLOOK_CONNECTOR_KEY"] = base64.b64encode(KEY).decode()
     latency = options.latency_ms / 1000
@@ -291,44 +292,47 @@ def main() -> None:
             backends: list[tuple[str, Any]] = [("sqlite", lambda tag: f"{folder}/{tag}.db")]
             if server is not None:
                 backends.append(("postgresql", lambda tag: server.url(search_path=server.new_schema())))
-            print(f"\n{'backend':<12}{'workers':>8}{'ingest/s':>12}{'deliver/s':>12}{'deliver x1':>12}")
-            for backend, where in backends:
-                base = None
-                for workers in (1, 2, 4):
-                    ingest, deliver = throughput(where(f"t{workers}"), workers, options.items, latency)
-                    base = base or deliver
-                    print(f"{backend:<12}{workers:>8}{ingest:>12.0f}{deliver:>12.0f}{deliver / base:>11.2f}x")
-            baseline = _baseline_file(Path(folder))
-            if baseline is None:
-                print("\nbaseline: git or the baseline commit is missing; skipped")
-            else:
+            if options.part in ("all", "throughput"):
+                print(f"\n{'backend':<12}{'workers':>8}{'ingest/s':>12}{'deliver/s':>12}{'deliver x1':>12}")
+                for backend, where in backends:
+                    base = None
+                    for workers in (1, 2, 4):
+                        ingest, deliver = throughput(where(f"t{workers}"), workers, options.items, latency)
+                        base = base or deliver
+                        rates = f"{ingest:>12.0f}{deliver:>12.0f}{deliver / base:>11.2f}x"
+                        print(f"{backend:<12}{workers:>8}{rates}")
+                baseline = _baseline_file(Path(folder))
+                if baseline is None:
+                    print("\nbaseline: git or the baseline commit is missing; skipped")
+                else:
+                    print(
+                        "\nSQLite in one process, the receiver's write (10-item batches) and today's worker"
+                        " path (claim, mark_delivered, complete), medians of 5 alternating rounds:"
+                    )
+                    old_class = _store_class(baseline)
+                    old_runs, new_runs = [], []
+                    for round_ in range(5):
+                        old_runs.append(_in_process(old_class, f"{folder}/old{round_}.db", options.items))
+                        new_runs.append(_in_process(Store, f"{folder}/new{round_}.db", options.items))
+                    old = [statistics.median(r[i] for r in old_runs) for i in (0, 1)]
+                    new = [statistics.median(r[i] for r in new_runs) for i in (0, 1)]
+                    print(f"  before the split: ingest {old[0]:.0f}/s, deliver {old[1]:.0f}/s")
+                    print(
+                        f"  now:              ingest {new[0]:.0f}/s, deliver {new[1]:.0f}/s"
+                        f"  (ratio {new[0] / old[0]:.2f}x, {new[1] / old[1]:.2f}x)"
+                    )
+            if options.part in ("all", "renewals"):
                 print(
-                    "\nSQLite in one process, the receiver's write (10-item batches) and today's worker"
-                    " path (claim, mark_delivered, complete), medians of 5 alternating rounds:"
+                    f"\nrenewals of {options.renewals} due instances under leases (simulated clock,"
+                    f" {options.patch_ms} ms a PATCH):"
                 )
-                old_class = _store_class(baseline)
-                old_runs, new_runs = [], []
-                for round_ in range(5):
-                    old_runs.append(_in_process(old_class, f"{folder}/old{round_}.db", options.items))
-                    new_runs.append(_in_process(Store, f"{folder}/new{round_}.db", options.items))
-                old = [statistics.median(r[i] for r in old_runs) for i in (0, 1)]
-                new = [statistics.median(r[i] for r in new_runs) for i in (0, 1)]
-                print(f"  before the split: ingest {old[0]:.0f}/s, deliver {old[1]:.0f}/s")
-                print(
-                    f"  now:              ingest {new[0]:.0f}/s, deliver {new[1]:.0f}/s"
-                    f"  (ratio {new[0] / old[0]:.2f}x, {new[1] / old[1]:.2f}x)"
-                )
-            print(
-                f"\nrenewals of {options.renewals} due instances under leases (simulated clock,"
-                f" {options.patch_ms} ms a PATCH):"
-            )
-            for backend, where in backends:
-                one = renewals(where("r1"), options.renewals, 1, options.patch_ms / 1000)
-                two = renewals(where("r2"), options.renewals, 2, options.patch_ms / 1000)
-                print(
-                    f"  {backend:<12} 1 worker {one:.0f}/s, 2 workers {two:.0f}/s ({two / one:.2f}x);"
-                    " each renewed once, within its window"
-                )
+                for backend, where in backends:
+                    one = renewals(where("r1"), options.renewals, 1, options.patch_ms / 1000)
+                    two = renewals(where("r2"), options.renewals, 2, options.patch_ms / 1000)
+                    print(
+                        f"  {backend:<12} 1 worker {one:.0f}/s, 2 workers {two:.0f}/s ({two / one:.2f}x);"
+                        " each renewed once, within its window"
+                    )
     finally:
         if server is not None:
             server.stop()

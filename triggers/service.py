@@ -475,17 +475,27 @@ class TriggerService:
         error message of a failed catch-up (recorded on the instance too)."""
         done: dict[str, int | str] = {}
         now = self.clock()
-        for instance in self.store.list_trigger_instances():
-            if instance.status != "active" or not self.is_webhook(instance):
-                continue
+
+        def due(instance: TriggerInstance) -> bool:
             last = float(instance.state.get("caught_up_at") or instance.created_at or 0.0)
-            if now - last < every.total_seconds():
+            return now - last >= every.total_seconds()
+
+        for instance in _spread(self.store.list_trigger_instances(), self.worker):
+            if instance.status != "active" or not self.is_webhook(instance) or not due(instance):
+                continue
+            lease = renewal_lease_name(instance.id)  # one worker renews or catches up an instance
+            if not self.store.acquire_lease(lease, self.worker, RENEWAL_LEASE_SECONDS):
                 continue
             try:
+                current = self.store.get_trigger_instance(instance.id)
+                if current is None or current.status != "active" or not due(current):
+                    continue  # caught up by another worker since the listing
                 done[instance.id] = self.catch_up(instance.id)
             except ConnectorError as exc:
                 done[instance.id] = exc.message
                 self.store.record_trigger_error(instance.id, f"daily catch-up: {exc.message}")
+            finally:
+                self.store.release_lease(lease, self.worker)
         return done
 
     def _catch_up_watch(

@@ -1,26 +1,34 @@
 """The connector's state: connections and their tokens, a key-value table, trigger instances, the
-durable notification queue and delivered keys, permission policies, approvals and the audit log,
-in one SQLite database.
+durable notification queue, delivered keys, leases, permission policies, approvals and the audit
+log, in one SQLite database (the default) or one PostgreSQL database shared by many machines.
 
-    store = Store()                      # $OUTLOOK_CONNECTOR_HOME/state.db (~/.outlook-connector)
+    store = Store()                      # $OUTLOOK_CONNECTOR_STORE, else $OUTLOOK_CONNECTOR_HOME/state.db
+    store = Store("postgresql://user:password@db/outlook")
     store.save_connection(ConnectionRecord("work", "oauth2_code", {"tenant": "common"}, {...}))
     store.save_tokens("work", {...})     # atomic; encrypted
     store.kv_put("delta", "work:inbox", "https://graph.microsoft.com/...deltatoken=...")
 
 One protocol per concern (``connector.store.interfaces``); ``Store`` implements each once
-(``connections``, ``kv``, ``triggers``, ``queue``, ``delivered``, ``policies``, ``approvals``,
-``audit``) in plain SQL over a database backend (``connector.store.sqlite``). Safe to share
-between threads (each operation borrows a pooled connection) and between processes (``lock()`` for
-longer critical sections such as a token refresh). The schema is versioned by the
-``schema_migrations`` table; later features add tables by appending to the backend's ``MIGRATIONS``.
+(``connections``, ``kv``, ``triggers``, ``queue``, ``delivered``, ``leases``, ``policies``,
+``approvals``, ``audit``) in plain SQL over a database backend (``connector.store.sqlite``,
+``connector.store.postgres``). Safe to share between threads (each operation borrows a pooled
+connection) and between processes and machines (``lock()`` for longer critical sections such as a
+token refresh; leases for jobs one worker does at a time). The schema is versioned by the
+``schema_migrations`` table with the same versions on both backends; later features add tables by
+appending to both backends' ``MIGRATIONS``.
 
-The receiver appends notifications to the inbox beside the database (``connector.inbox``);
-``absorb_inbox`` moves them into the queue, and every claim calls it first.
+On SQLite the receiver appends notifications to the inbox beside the database
+(``connector.inbox``); ``absorb_inbox`` moves them into the queue, and every claim calls it first.
+On PostgreSQL receivers write to the queue directly.
+
+A store bound to a ``Principal`` (a member of a tenant: ``principal=``, ``for_principal`` or
+``$OUTLOOK_CONNECTOR_TENANT`` + ``$OUTLOOK_CONNECTOR_USER``) sees and changes only what that
+member may use; an unbound store is the host's and sees everything.
 
 Secrets, tokens and ``encrypt=True`` values are sealed with AES-256-GCM (``connector.crypto``),
 bound to what they belong to (the connection name; the namespace and key), so a sealed value
-cannot be moved to another row unnoticed. ``sqlite3``, ``cryptography`` and ``orjson`` are imported
-lazily.
+cannot be moved to another row unnoticed. ``sqlite3``, ``psycopg``, ``cryptography`` and
+``orjson`` are imported lazily.
 """
 
 from __future__ import annotations
