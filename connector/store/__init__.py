@@ -143,7 +143,8 @@ class Store(
         return str(self.path) if self.url is None else redacted(self.url)
 
     def for_principal(self, principal: Principal | None) -> Store:
-        """The same database, acting for ``principal`` (None: the host, which sees everything)."""
+        """The same database (and pool: closing either closes both), acting for ``principal``
+        (None: the host, which sees everything)."""
         view = object.__new__(Store)
         view.__dict__.update(self.__dict__)
         view.principal = principal
