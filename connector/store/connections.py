@@ -95,10 +95,12 @@ class Connections(StoreCore):
     def connection_revision(self, name: str) -> str | None:
         """An opaque value that changes whenever connection ``name`` is saved again or deleted and
         recreated (None: there is none). Token refreshes and health notes leave it unchanged."""
+        visible, parameters = self._visible()
         with self.db.read() as db:
             row = db.execute(
-                "SELECT type_key, config, created_at, updated_at, secrets FROM connections WHERE name = ?",
-                (name,),
+                "SELECT type_key, config, created_at, updated_at, secrets FROM connections WHERE name = ?"
+                + visible,
+                (name, *parameters),
             ).fetchone()
         if row is None:
             return None

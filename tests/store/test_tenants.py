@@ -68,6 +68,7 @@ def test_another_tenant_or_member_can_neither_use_nor_change_them(views: dict[st
     for view, name in (("b1", "a-shared"), ("a2", "alice-own"), ("b1", "alice-own")):
         store = views[view]
         assert store.get_connection(name) is None and store.load_tokens(name) is None
+        assert store.connection_revision(name) is None
         with pytest.raises(ConfigurationError, match="no connection named"):
             store.save_tokens(name, {"access_token": "stolen"})
         assert not store.delete_connection(name)
@@ -157,3 +158,17 @@ def test_approvals_and_audit_records_of_another_tenant_stay_hidden(views: dict[s
     assert [r.connection for r in b1.list_audit()] == ["b-shared"]
     assert [r.connection for r in a2.list_audit(action="send_mail")] == ["a-shared"]
     assert len(host.list_audit()) == 3 and host.use_approval("ap-a", now)
+
+
+def test_the_cli_never_runs_with_another_tenants_connection(
+    location: str, views: dict[str, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OUTLOOK_CONNECTOR_STORE", location)
+    monkeypatch.setenv("OUTLOOK_CONNECTOR_TENANT", "tenant-b")
+    monkeypatch.setenv("OUTLOOK_CONNECTOR_USER", "bob")
+    result = CliRunner().invoke(main, ["run", "get_current_user", "--connection", "a-shared"])
+    assert result.exit_code != 0 and "no connection named 'a-shared'" in result.output
+    assert "alice-own" not in result.output  # the hint names only b's own connections
+    listed = CliRunner().invoke(main, ["triggers", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert [row["id"] for row in json.loads(listed.stdout)] == ["inst-b"]
