@@ -19,15 +19,17 @@ Graph (Graph wants the answer within 3 seconds). For each POST:
   (``connector.inbox``), which survives the process dying once written. The trigger processor
   moves inbox records into the queue (``Store.absorb_inbox``, called by every claim) exactly once,
   a request's items together. If the append fails the answer is 503 and the segment is cut back,
-  so Graph sends the batch again and nothing is half written. Where ``flock`` is missing (not
-  POSIX) each POST is committed to the queue instead.
+  so Graph sends the batch again and nothing is half written. On a PostgreSQL store (receivers
+  on many machines: no local disk may be the only copy) and where ``flock`` is missing, the items
+  are committed to the queue instead, with group commit (``_GroupWriter``).
 - an instance's clientState and status are read from the store at most once per
   ``access_ttl`` seconds per process: disabling or deleting an instance turns its answers to 404
   within that time, and the move into the queue re-checks every record against the instance as
   stored then (not disabled, the same clientState), so nothing received for a disabled, deleted
   or re-keyed instance is ever queued.
 
-``create_app()`` without a store opens ``$OUTLOOK_CONNECTOR_HOME/state.db`` once per process (each
+``create_app()`` without a store opens ``$OUTLOOK_CONNECTOR_STORE`` (else
+``$OUTLOOK_CONNECTOR_HOME/state.db``) once per process (each
 gunicorn worker has its own inbox segment and pooled connections; the queue is safe across
 processes).
 """

@@ -2,7 +2,8 @@
 
 ``Worker(service)`` processes queued notifications as soon as the receiver says it enqueued some
 (``notify``, wired to ``create_app(on_enqueued=...)``) and at least every ``poll_every`` seconds
-(another process's receiver, retries whose backoff ran out), and renews subscriptions every
+(another process's receiver, retries whose backoff ran out; on PostgreSQL a listener wakes it as
+soon as a receiver on any node enqueued), and renews subscriptions every
 ``renew_every`` seconds; in the same pass it catches up (delta) every webhook instance not caught
 up for ``catch_up_every`` (default a day; None: never), so a lost notification arrives within it.
 ``Receiver`` serves ``connector.webhooks.create_app`` with werkzeug's threaded server, for
@@ -58,7 +59,8 @@ class Worker:
         self._wake.set()
 
     def start(self, *, process: bool = True, renew: bool = True) -> Worker:
-        loops = [(self._process_loop, process), (self._renew_loop, renew)]
+        listen = process and self.service.store.url is not None  # PostgreSQL: NOTIFY from any node
+        loops = [(self._process_loop, process), (self._renew_loop, renew), (self._listen_loop, listen)]
         for target, wanted in loops:
             if wanted:
                 thread = threading.Thread(target=target, name=f"triggers-{target.__name__}", daemon=True)
@@ -96,6 +98,16 @@ class Worker:
                 self.service.process_all()
             except Exception:  # the loop must outlive one bad pass (the store was busy, ...)
                 log.exception("processing trigger notifications failed")
+
+    def _listen_loop(self) -> None:
+        """Wake the processor when any node's receiver enqueued (PostgreSQL ``LISTEN``)."""
+        while not self._stop.is_set():
+            try:
+                if self.service.store.wait_for_notifications(min(self.poll_every, 1.0)):
+                    self._wake.set()
+            except Exception:  # the database is away: the processor's poll still runs
+                log.exception("waiting for queue notifications failed")
+                self._stop.wait(self.poll_every)
 
     def _renew_loop(self) -> None:
         while True:

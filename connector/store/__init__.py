@@ -1,26 +1,34 @@
 """The connector's state: connections and their tokens, a key-value table, trigger instances, the
-durable notification queue and delivered keys, permission policies, approvals and the audit log,
-in one SQLite database.
+durable notification queue, delivered keys, leases, permission policies, approvals and the audit
+log, in one SQLite database (the default) or one PostgreSQL database shared by many machines.
 
-    store = Store()                      # $OUTLOOK_CONNECTOR_HOME/state.db (~/.outlook-connector)
+    store = Store()                      # $OUTLOOK_CONNECTOR_STORE, else $OUTLOOK_CONNECTOR_HOME/state.db
+    store = Store("postgresql://user:password@db/outlook")
     store.save_connection(ConnectionRecord("work", "oauth2_code", {"tenant": "common"}, {...}))
     store.save_tokens("work", {...})     # atomic; encrypted
     store.kv_put("delta", "work:inbox", "https://graph.microsoft.com/...deltatoken=...")
 
 One protocol per concern (``connector.store.interfaces``); ``Store`` implements each once
-(``connections``, ``kv``, ``triggers``, ``queue``, ``delivered``, ``policies``, ``approvals``,
-``audit``) in plain SQL over a database backend (``connector.store.sqlite``). Safe to share
-between threads (each operation borrows a pooled connection) and between processes (``lock()`` for
-longer critical sections such as a token refresh). The schema is versioned by the
-``schema_migrations`` table; later features add tables by appending to the backend's ``MIGRATIONS``.
+(``connections``, ``kv``, ``triggers``, ``queue``, ``delivered``, ``leases``, ``policies``,
+``approvals``, ``audit``) in plain SQL over a database backend (``connector.store.sqlite``,
+``connector.store.postgres``). Safe to share between threads (each operation borrows a pooled
+connection) and between processes and machines (``lock()`` for longer critical sections such as a
+token refresh; leases for jobs one worker does at a time). The schema is versioned by the
+``schema_migrations`` table with the same versions on both backends; later features add tables by
+appending to both backends' ``MIGRATIONS``.
 
-The receiver appends notifications to the inbox beside the database (``connector.inbox``);
-``absorb_inbox`` moves them into the queue, and every claim calls it first.
+On SQLite the receiver appends notifications to the inbox beside the database
+(``connector.inbox``); ``absorb_inbox`` moves them into the queue, and every claim calls it first.
+On PostgreSQL receivers write to the queue directly.
+
+A store bound to a ``Principal`` (a member of a tenant: ``principal=``, ``for_principal`` or
+``$OUTLOOK_CONNECTOR_TENANT`` + ``$OUTLOOK_CONNECTOR_USER``) sees and changes only what that
+member may use; an unbound store is the host's and sees everything.
 
 Secrets, tokens and ``encrypt=True`` values are sealed with AES-256-GCM (``connector.crypto``),
 bound to what they belong to (the connection name; the namespace and key), so a sealed value
-cannot be moved to another row unnoticed. ``sqlite3``, ``cryptography`` and ``orjson`` are imported
-lazily.
+cannot be moved to another row unnoticed. ``sqlite3``, ``psycopg``, ``cryptography`` and
+``orjson`` are imported lazily.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from connector.errors import ConfigurationError
 from connector.store.approvals import Approvals
 from connector.store.audit import AuditTable
 from connector.store.connections import Connections
@@ -53,8 +62,10 @@ from connector.store.policies import Policies
 from connector.store.postgres import URL_SCHEMES, redacted
 from connector.store.queue import Queue
 from connector.store.records import (
+    SCOPES,
     TRIGGER_STATUSES,
     ConnectionRecord,
+    Principal,
     QueuedNotification,
     ReceiverAccess,
     TriggerInstance,
@@ -62,6 +73,21 @@ from connector.store.records import (
 )
 from connector.store.sqlite import MIGRATIONS, Migration, SQLiteDatabase
 from connector.store.triggers import TriggerInstances
+
+TENANT_ENV = "OUTLOOK_CONNECTOR_TENANT"
+USER_ENV = "OUTLOOK_CONNECTOR_USER"
+
+
+def principal_from_env() -> Principal | None:
+    """``$OUTLOOK_CONNECTOR_TENANT`` and ``$OUTLOOK_CONNECTOR_USER``, when the tenant is set (the
+    CLI, MCP server or host process then acts for that member of that tenant only)."""
+    tenant = os.environ.get(TENANT_ENV)
+    if not tenant:
+        return None
+    user = os.environ.get(USER_ENV)
+    if not user:
+        raise ConfigurationError(f"${TENANT_ENV} is set: set ${USER_ENV} too (the member acting)")
+    return Principal(tenant, user)
 
 
 class Store(
@@ -85,9 +111,11 @@ class Store(
         key: bytes | None = None,
         clock: Callable[[], float] = time.time,
         busy_timeout: float = 30.0,
+        principal: Principal | None = None,
     ) -> None:
         if location is None:
             location = os.environ.get(STORE_ENV) or None
+        self.principal = principal if principal is not None else principal_from_env()
         self._inbox_moved = {}
         if isinstance(location, str) and location.startswith(URL_SCHEMES):
             from connector.store.postgres import PostgresDatabase
@@ -114,6 +142,15 @@ class Store(
         """The SQLite file, or the PostgreSQL URL without user and password."""
         return str(self.path) if self.url is None else redacted(self.url)
 
+    def for_principal(self, principal: Principal | None) -> Store:
+        """The same database (and pool: closing either closes both), acting for ``principal``
+        (None: the host, which sees everything)."""
+        view = object.__new__(Store)
+        view.__dict__.update(self.__dict__)
+        view.principal = principal
+        view._inbox_moved = {}
+        return view
+
     def __enter__(self) -> Store:
         return self
 
@@ -126,8 +163,11 @@ __all__ = [
     "DEFAULT_HOME",
     "HOME_ENV",
     "MIGRATIONS",
+    "SCOPES",
     "STORE_ENV",
+    "TENANT_ENV",
     "TRIGGER_STATUSES",
+    "USER_ENV",
     "ApprovalStore",
     "AuditLog",
     "ConnectionRecord",
@@ -139,6 +179,7 @@ __all__ = [
     "Migration",
     "NotificationQueue",
     "PolicyStore",
+    "Principal",
     "QueuedNotification",
     "ReceiverAccess",
     "Store",
@@ -146,4 +187,5 @@ __all__ = [
     "TriggerInstanceStore",
     "UnknownTriggerInstanceError",
     "default_home",
+    "principal_from_env",
 ]

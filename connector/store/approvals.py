@@ -36,19 +36,23 @@ class Approvals(StoreCore):
             )  # fmt: skip
 
     def get_approval(self, approval_id: str) -> Approval | None:
+        mine, parameters = self._own_connections()
         with self.db.read() as db:
-            row = db.execute(f"SELECT {COLUMNS} FROM approvals WHERE id = ?", (approval_id,)).fetchone()
+            row = db.execute(
+                f"SELECT {COLUMNS} FROM approvals WHERE id = ?{mine}", (approval_id, *parameters)
+            ).fetchone()
         return None if row is None else self._approval(row)
 
     def decide_approval(self, approval_id: str, status: str, by: str, now: float) -> Approval | None:
         """Mark a pending, unexpired approval ``approved`` or ``denied``; None if it was not pending."""
         if status not in ("approved", "denied"):
             raise ValueError(f"an approval is decided approved or denied, not {status!r}")
+        mine, parameters = self._own_connections()
         with self.db.transaction() as db:
             cursor = db.execute(
                 "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?"
-                " WHERE id = ? AND status = 'pending' AND expires_at > ?",
-                (status, by, now, approval_id, now),
+                f" WHERE id = ? AND status = 'pending' AND expires_at > ?{mine}",
+                (status, by, now, approval_id, now, *parameters),
             )
             if cursor.rowcount <= 0:
                 return None
@@ -56,19 +60,21 @@ class Approvals(StoreCore):
 
     def use_approval(self, approval_id: str, now: float) -> bool:
         """Spend an approved, unexpired approval; of two concurrent calls exactly one gets True."""
+        mine, parameters = self._own_connections()
         with self.db.transaction() as db:
             cursor = db.execute(
                 "UPDATE approvals SET status = 'used'"
-                " WHERE id = ? AND status = 'approved' AND expires_at > ?",
-                (approval_id, now),
+                f" WHERE id = ? AND status = 'approved' AND expires_at > ?{mine}",
+                (approval_id, now, *parameters),
             )
             return cursor.rowcount > 0
 
     def list_approvals(self, *, status: str | None = None) -> list[Approval]:
-        query = f"SELECT {COLUMNS} FROM approvals"
-        args: tuple[Any, ...] = ()
+        mine, parameters = self._own_connections()
+        query = f"SELECT {COLUMNS} FROM approvals WHERE 1 = 1{mine}"
+        args: tuple[Any, ...] = parameters
         if status is not None:
-            query, args = query + " WHERE status = ?", (status,)
+            query, args = query + " AND status = ?", (*parameters, status)
         with self.db.read() as db:
             rows = db.execute(query + " ORDER BY created_at", args).fetchall()
         return [self._approval(row) for row in rows]

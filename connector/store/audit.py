@@ -49,9 +49,11 @@ class AuditTable(StoreCore):
             if value is not None:
                 where.append(f"{column} >= ?" if column == "at" else f"{column} = ?")
                 args.append(value)
-        query = f"SELECT seq, {', '.join(COLUMNS)} FROM audit_log"
+        mine, parameters = self._own_connections()
+        query = f"SELECT seq, {', '.join(COLUMNS)} FROM audit_log WHERE 1 = 1{mine}"
+        args[:0] = parameters
         if where:
-            query += " WHERE " + " AND ".join(where)
+            query += " AND " + " AND ".join(where)
         query += " ORDER BY seq DESC"
         if limit is not None:
             query += f" LIMIT {int(limit)}"

@@ -14,7 +14,7 @@ from connector.store.records import ConnectionRecord
 
 _COLUMNS = (
     "name, type_key, config, created_at, updated_at, last_success_at, last_error, last_error_at, "
-    "tokens IS NOT NULL"
+    "tokens IS NOT NULL, tenant, owner, scope"
 )
 
 
@@ -27,28 +27,48 @@ class Connections(StoreCore):
         (``tokens``; None removes them, since tokens belong to the old settings). Replacing keeps
         the creation time and clears the health (it was about the old settings)."""
         check_name(record.name)
+        tenant, owner, scope = self._ownership(record.tenant, record.owner, record.scope)
         now = self.clock()
         config = json.dumps(dict(record.config), separators=(",", ":"), sort_keys=True)
         secrets = self._seal_json(dict(record.secrets), label("secrets", record.name))
         sealed_tokens = (
             None if tokens is None else self._seal_json(dict(tokens), label("tokens", record.name))
         )
+        visible, parameters = self._visible("connections.")
         with self.db.transaction() as db:
-            db.execute(
+            saved = db.execute(
                 "INSERT INTO connections (name, type_key, config, secrets, tokens, created_at, updated_at,"
-                " tokens_updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
+                " tokens_updated_at, tenant, owner, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET"
                 " type_key = excluded.type_key, config = excluded.config, secrets = excluded.secrets,"
                 " tokens = excluded.tokens, updated_at = excluded.updated_at,"
                 " tokens_updated_at = excluded.tokens_updated_at, last_success_at = NULL,"
-                " last_error = NULL, last_error_at = NULL",
-                (record.name, record.type_key, config, secrets, sealed_tokens, now, now, now),
-            )
+                " last_error = NULL, last_error_at = NULL, tenant = excluded.tenant,"
+                " owner = excluded.owner, scope = excluded.scope WHERE 1 = 1" + visible,
+                (
+                    record.name,
+                    record.type_key,
+                    config,
+                    secrets,
+                    sealed_tokens,
+                    now,
+                    now,
+                    now,
+                    tenant,
+                    owner,
+                    scope,
+                    *parameters,
+                ),
+            ).rowcount
+        if not saved:  # another tenant's, or another member's personal connection
+            raise ConfigurationError(f"the connection name {record.name!r} is taken; choose another name")
 
     def get_connection(self, name: str) -> ConnectionRecord | None:
         """The connection with its secrets decrypted, or None."""
+        visible, parameters = self._visible()
         with self.db.read() as db:
             row = db.execute(
-                f"SELECT {_COLUMNS}, secrets FROM connections WHERE name = ?", (name,)
+                f"SELECT {_COLUMNS}, secrets FROM connections WHERE name = ?" + visible, (name, *parameters)
             ).fetchone()
         if row is None:
             return None
@@ -56,8 +76,11 @@ class Connections(StoreCore):
 
     def list_connections(self, *, include_secrets: bool = False) -> list[ConnectionRecord]:
         """Every connection by name; secrets are left out (and not decrypted) unless asked for."""
+        visible, parameters = self._visible()
         with self.db.read() as db:
-            rows = db.execute(f"SELECT {_COLUMNS}, secrets FROM connections ORDER BY name").fetchall()
+            rows = db.execute(
+                f"SELECT {_COLUMNS}, secrets FROM connections WHERE 1 = 1{visible} ORDER BY name", parameters
+            ).fetchall()
         records = [_record(row) for row in rows]
         if include_secrets:
             records = [self._with_secrets(r, row[-1]) for r, row in zip(records, rows, strict=True)]
@@ -72,10 +95,12 @@ class Connections(StoreCore):
     def connection_revision(self, name: str) -> str | None:
         """An opaque value that changes whenever connection ``name`` is saved again or deleted and
         recreated (None: there is none). Token refreshes and health notes leave it unchanged."""
+        visible, parameters = self._visible()
         with self.db.read() as db:
             row = db.execute(
-                "SELECT type_key, config, created_at, updated_at, secrets FROM connections WHERE name = ?",
-                (name,),
+                "SELECT type_key, config, created_at, updated_at, secrets FROM connections WHERE name = ?"
+                + visible,
+                (name, *parameters),
             ).fetchone()
         if row is None:
             return None
@@ -85,24 +110,30 @@ class Connections(StoreCore):
 
     def delete_connection(self, name: str) -> bool:
         """Forget the connection, its secrets and tokens. False if there was none."""
+        visible, parameters = self._visible()
         with self.db.transaction() as db:
-            return db.execute("DELETE FROM connections WHERE name = ?", (name,)).rowcount > 0
+            sql = "DELETE FROM connections WHERE name = ?" + visible
+            return db.execute(sql, (name, *parameters)).rowcount > 0
 
     def save_tokens(self, name: str, tokens: Mapping[str, Any] | None) -> None:
         """Replace the connection's token set (one atomic update); None removes it."""
         sealed = None if tokens is None else self._seal_json(dict(tokens), label("tokens", name))
+        visible, parameters = self._visible()
         with self.db.transaction() as db:
             updated = db.execute(
-                "UPDATE connections SET tokens = ?, tokens_updated_at = ? WHERE name = ?",
-                (sealed, self.clock(), name),
+                "UPDATE connections SET tokens = ?, tokens_updated_at = ? WHERE name = ?" + visible,
+                (sealed, self.clock(), name, *parameters),
             ).rowcount
         if not updated:
             raise ConfigurationError(f"no connection named {name!r}")
 
     def load_tokens(self, name: str) -> dict[str, Any] | None:
         """The connection's token set, or None (no such connection, or no tokens yet)."""
+        visible, parameters = self._visible()
         with self.db.read() as db:
-            row = db.execute("SELECT tokens FROM connections WHERE name = ?", (name,)).fetchone()
+            row = db.execute(
+                "SELECT tokens FROM connections WHERE name = ?" + visible, (name, *parameters)
+            ).fetchone()
         if row is None or row[0] is None:
             return None
         tokens: dict[str, Any] = self._open_json(row[0], label("tokens", name), f"the tokens of {name!r}")
@@ -111,22 +142,24 @@ class Connections(StoreCore):
     def record_health(self, name: str, ok: bool, error: str | None = None) -> None:
         """Note a successful use (clears the last error) or a failure with its message."""
         now = self.clock()
+        visible, parameters = self._visible()
         with self.db.transaction() as db:
             if ok:
                 db.execute(
                     "UPDATE connections SET last_success_at = ?, last_error = NULL, last_error_at = NULL"
-                    " WHERE name = ?",
-                    (now, name),
+                    " WHERE name = ?" + visible,
+                    (now, name, *parameters),
                 )
             else:
                 db.execute(
-                    "UPDATE connections SET last_error = ?, last_error_at = ? WHERE name = ?",
-                    ((error or "failed")[:2000], now, name),
+                    "UPDATE connections SET last_error = ?, last_error_at = ? WHERE name = ?" + visible,
+                    ((error or "failed")[:2000], now, name, *parameters),
                 )
 
 
 def _record(row: tuple[Any, ...]) -> ConnectionRecord:
     name, type_key, config, created, updated, success, error, error_at, has_tokens = row[:9]
+    tenant, owner, scope = row[9:12]
     return ConnectionRecord(
         name=name,
         type_key=type_key,
@@ -137,4 +170,7 @@ def _record(row: tuple[Any, ...]) -> ConnectionRecord:
         last_error=error,
         last_error_at=error_at,
         has_tokens=bool(has_tokens),
+        tenant=tenant,
+        owner=owner,
+        scope=scope,
     )

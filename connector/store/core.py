@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from connector.errors import ConfigurationError
 from connector.store.interfaces import Connection, Database
-from connector.store.records import TRIGGER_STATUSES
+from connector.store.records import SCOPES, TRIGGER_STATUSES, Principal
 
 if TYPE_CHECKING:
     from connector.crypto import Cipher
@@ -41,9 +41,37 @@ class StoreCore:
     _cipher: Cipher | None
     _cipher_guard: threading.Lock
 
+    principal: Principal | None
+    """Who this store acts for (None: the host itself, which sees everything)."""
+
     def _init_core(self, db: Database, key_file: Path, key: bytes | None, clock: Callable[[], float]) -> None:
         self.db, self.key_file, self._key, self.clock = db, key_file, key, clock
         self._cipher, self._cipher_guard = None, threading.Lock()
+
+    def _visible(self, prefix: str = "") -> tuple[str, tuple[str, ...]]:
+        """SQL condition (starting with " AND") and its parameters: rows (of connections or
+        trigger_instances, columns prefixed ``prefix``) this store's principal may see and use."""
+        if self.principal is None:
+            return "", ()
+        return (
+            f" AND {prefix}tenant = ? AND ({prefix}scope = 'organization' OR {prefix}owner = ?)",
+            (self.principal.tenant, self.principal.user),
+        )
+
+    def _own_connections(self, column: str = "connection_name") -> tuple[str, tuple[str, ...]]:
+        """SQL condition (" AND ...") and parameters: rows whose ``column`` names a connection this
+        store's principal may use (approvals, audit records); nothing added for the host."""
+        visible, parameters = self._visible()
+        if not visible:
+            return "", ()
+        return f" AND {column} IN (SELECT name FROM connections WHERE 1 = 1{visible})", parameters
+
+    def _ownership(self, tenant: str, owner: str, scope: str) -> tuple[str, str, str]:
+        """(tenant, owner, scope) a saved row gets: the principal's tenant and user when bound."""
+        check_scope(scope)
+        if self.principal is None:
+            return tenant, owner, scope
+        return self.principal.tenant, self.principal.user, scope
 
     def _forget_cipher(self) -> None:
         self._cipher = None
@@ -126,6 +154,11 @@ def dump(value: Any) -> str:
 def check_status(status: str) -> None:
     if status not in TRIGGER_STATUSES:
         raise ConfigurationError(f"invalid trigger status {status!r}: one of {', '.join(TRIGGER_STATUSES)}")
+
+
+def check_scope(scope: str) -> None:
+    if scope not in SCOPES:
+        raise ConfigurationError(f"invalid scope {scope!r}: one of {', '.join(SCOPES)}")
 
 
 def check_name(name: str) -> None:

@@ -46,11 +46,10 @@ class Database(Protocol):
     """What a violated foreign key or unique constraint raises."""
     for_update: str
     """Appended to a SELECT whose rows the transaction will update ("" where writers take turns)."""
-    skip_locked: str
-    """Like ``for_update``, skipping rows another transaction holds (for claims)."""
 
     def read(self) -> AbstractContextManager[Connection]:
-        """A connection for reads (each statement sees the latest committed state)."""
+        """A connection in autocommit mode: for reads (each statement sees the latest committed
+        state), or a single statement that commits on its own."""
         ...
 
     def transaction(self) -> AbstractContextManager[Connection]:

@@ -13,7 +13,7 @@ class Leases(StoreCore):
         """Take (or extend, for the same holder) the lease ``name`` for ``seconds``; False while
         another holder has it and its time has not run out."""
         now = self.clock()
-        with self.db.transaction() as db:
+        with self.db.read() as db:  # one statement: atomic on its own, one round trip
             return (
                 db.execute(
                     "INSERT INTO trigger_leases (name, holder, expires_at) VALUES (?, ?, ?)"
@@ -27,7 +27,7 @@ class Leases(StoreCore):
 
     def release_lease(self, name: str, holder: str) -> bool:
         """Give the lease back (only its holder can); False if ``holder`` did not hold it."""
-        with self.db.transaction() as db:
+        with self.db.read() as db:
             return (
                 db.execute(
                     "DELETE FROM trigger_leases WHERE name = ? AND holder = ?", (name, holder)

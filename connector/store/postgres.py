@@ -169,6 +169,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX audit_log_connection_at ON audit_log (connection_name, at)",
         ),
     ),
+    (
+        6,
+        "tenant, owner and scope (personal or organization) of connections and trigger instances",
+        (
+            "ALTER TABLE connections ADD COLUMN tenant TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE connections ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE connections ADD COLUMN scope TEXT NOT NULL DEFAULT 'organization'",
+            "CREATE INDEX connections_tenant ON connections (tenant, owner)",
+            "ALTER TABLE trigger_instances ADD COLUMN tenant TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE trigger_instances ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE trigger_instances ADD COLUMN scope TEXT NOT NULL DEFAULT 'organization'",
+            "CREATE INDEX trigger_instances_tenant ON trigger_instances (tenant, owner)",
+        ),
+    ),
 )
 
 _CHANNEL = "outlook_connector_queue"
@@ -228,7 +242,6 @@ class PostgresDatabase:
 
     name = "postgresql"
     for_update = " FOR UPDATE"
-    skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, url: str, *, clock: Callable[[], float], pool_size: int = _POOL_SIZE) -> None:
         try:

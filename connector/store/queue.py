@@ -142,18 +142,30 @@ class Queue(StoreCore):
         self.absorb_inbox()
 
         now = self.clock()
-        with self.db.transaction() as db:
-            rows = db.execute(
-                "SELECT seq, instance_id, kind, item, received_at, attempts FROM trigger_queue"
-                " WHERE available_at <= ? ORDER BY seq LIMIT ?" + self.db.skip_locked,
-                (now, limit),
-            ).fetchall()
-            if rows:
-                db.executemany(
+        mine, parameters = self._own_instances()
+        if self.db.name == "postgresql":  # one statement, one round trip (rows locked, skipped by others)
+            with self.db.read() as db:
+                claimed = db.execute(
                     "UPDATE trigger_queue SET available_at = ?, attempts = attempts + 1, claimed_by = ?"
-                    " WHERE seq = ?",
-                    [(now + lease_seconds, worker, row[0]) for row in rows],
-                )
+                    f" WHERE seq IN (SELECT seq FROM trigger_queue WHERE available_at <= ?{mine}"
+                    " ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED)"
+                    " RETURNING seq, instance_id, kind, item, received_at, attempts - 1",
+                    (now + lease_seconds, worker, now, *parameters, limit),
+                ).fetchall()
+            rows = sorted(claimed)
+        else:
+            with self.db.transaction() as db:
+                rows = db.execute(
+                    "SELECT seq, instance_id, kind, item, received_at, attempts FROM trigger_queue"
+                    f" WHERE available_at <= ?{mine} ORDER BY seq LIMIT ?",
+                    (now, *parameters, limit),
+                ).fetchall()
+                if rows:
+                    db.execute(
+                        "UPDATE trigger_queue SET available_at = ?, attempts = attempts + 1, claimed_by = ?"
+                        f" WHERE seq IN ({', '.join('?' * len(rows))})",
+                        (now + lease_seconds, worker, *(row[0] for row in rows)),
+                    )
         return [
             QueuedNotification(
                 seq=seq,
@@ -180,6 +192,8 @@ class Queue(StoreCore):
         another worker claimed it, or it was completed); else the pairs marked now (the others
         were delivered before, e.g. by a copy Graph sent twice)."""
         now = self.clock()
+        if self.db.name == "postgresql":  # one statement, one round trip
+            return self._finish_in_one_statement(seq, worker, delivered, now)
         with self.db.transaction() as db:
             sql = "DELETE FROM trigger_queue WHERE seq = ? AND claimed_by = ?"
             if db.execute(sql, (seq, worker)).rowcount == 0:
@@ -194,6 +208,33 @@ class Queue(StoreCore):
                 ).rowcount
                 > 0
             ]
+
+    def _finish_in_one_statement(
+        self, seq: int, worker: str, delivered: Sequence[tuple[str, str]], now: float
+    ) -> list[tuple[str, str]] | None:
+        """``finish_notification`` as one PostgreSQL statement (data-modifying CTEs run atomically)."""
+        marks = list(dict.fromkeys(delivered))
+        sql = "WITH done AS (DELETE FROM trigger_queue WHERE seq = ? AND claimed_by = ? RETURNING seq)"
+        parameters: list[Any] = [seq, worker]
+        if marks:
+            sql += (
+                ", marked AS (INSERT INTO trigger_delivered (instance_id, dedupe_key, delivered_at)"
+                " SELECT v.column1, v.column2, ? FROM (VALUES "
+                + ", ".join(["(?, ?)"] * len(marks))
+                + ") AS v WHERE EXISTS (SELECT 1 FROM done)"
+                " ON CONFLICT (instance_id, dedupe_key) DO NOTHING RETURNING instance_id, dedupe_key)"
+                " SELECT 'done', NULL, NULL FROM done"
+                " UNION ALL SELECT 'marked', instance_id, dedupe_key FROM marked"
+            )
+            parameters += [now, *(value for pair in marks for value in pair)]
+        else:
+            sql += " SELECT 'done', NULL, NULL FROM done"
+        with self.db.read() as db:
+            rows = db.execute(sql, parameters).fetchall()
+        if not any(row[0] == "done" for row in rows):
+            return None
+        newly = {(row[1], row[2]) for row in rows if row[0] == "marked"}
+        return [pair for pair in marks if pair in newly]
 
     def wait_for_notifications(self, timeout: float) -> bool:
         """Block until something may have been queued (PostgreSQL: a NOTIFY from any node's
@@ -211,14 +252,25 @@ class Queue(StoreCore):
     def pending_notification_count(self, instance_id: str | None = None) -> int:
         """Rows not completed yet (due, waiting for a retry, or claimed), of one instance or all."""
         self.absorb_inbox()
+        mine, parameters = self._own_instances()
         with self.db.read() as db:
             if instance_id is None:
-                row = db.execute("SELECT COUNT(*) FROM trigger_queue").fetchone()
+                row = db.execute(
+                    f"SELECT COUNT(*) FROM trigger_queue WHERE 1 = 1{mine}", parameters
+                ).fetchone()
             else:
                 row = db.execute(
-                    "SELECT COUNT(*) FROM trigger_queue WHERE instance_id = ?", (instance_id,)
+                    f"SELECT COUNT(*) FROM trigger_queue WHERE instance_id = ?{mine}",
+                    (instance_id, *parameters),
                 ).fetchone()
         return int(row[0])
+
+    def _own_instances(self) -> tuple[str, tuple[str, ...]]:
+        """Queue rows of the instances this store's principal may use (all for the host)."""
+        visible, parameters = self._visible()
+        if not visible:
+            return "", ()
+        return f" AND instance_id IN (SELECT id FROM trigger_instances WHERE 1 = 1{visible})", parameters
 
 
 def _queue_inserts(

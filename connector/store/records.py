@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from secrets import token_urlsafe
 from typing import Any
 
+from connector.errors import ConfigurationError
+
+SCOPES = ("personal", "organization")
+"""``personal``: only its owner may use it; ``organization``: every member of its tenant."""
+
 TRIGGER_STATUSES = ("active", "paused", "disabled")
 """``paused``: notifications are still received and queued; ``disabled``: the receiver refuses them."""
 
@@ -27,6 +32,11 @@ class ConnectionRecord:
     last_error: str | None = None
     last_error_at: float | None = None
     has_tokens: bool = False
+    tenant: str = ""
+    """The host's customer or workspace it belongs to ("" for a single-tenant installation)."""
+    owner: str = ""
+    """The principal (user) of ``tenant`` that created it."""
+    scope: str = "organization"
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,10 @@ class TriggerInstance:
     last_success_at: float | None = None
     last_error: str | None = None
     last_error_at: float | None = None
+    tenant: str = ""
+    owner: str = ""
+    scope: str = "organization"
+    """As for connections: who may see and use the instance (its tenant; its owner if personal)."""
 
     @classmethod
     def new(
@@ -57,8 +71,11 @@ class TriggerInstance:
         config: Mapping[str, Any],
         state: Mapping[str, Any],
         now: float,
+        *,
+        scope: str = "organization",
     ) -> TriggerInstance:
-        """A new active instance with a fresh opaque id and a fresh clientState secret."""
+        """A new active instance with a fresh opaque id and a fresh clientState secret (its tenant
+        and owner are the saving store's principal)."""
         return cls(
             id=token_urlsafe(24),
             trigger_key=trigger_key,
@@ -68,7 +85,27 @@ class TriggerInstance:
             state=state,
             created_at=now,
             updated_at=now,
+            scope=scope,
         )
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a store acts for: a member (``user``) of a ``tenant`` (the host's customer or
+    workspace). A store bound to a principal (``Store(principal=...)``, or
+    ``$OUTLOOK_CONNECTOR_TENANT`` / ``$OUTLOOK_CONNECTOR_USER``) lists, reads, uses and changes only
+    the connections and trigger instances of that tenant that are ``organization``-wide or owned
+    by that user; what it saves belongs to that tenant and user."""
+
+    tenant: str
+    user: str
+
+    def __post_init__(self) -> None:
+        for field_name, value in (("tenant", self.tenant), ("user", self.user)):
+            if not value or len(value) > 200 or any(ord(c) < 32 for c in value):
+                raise ConfigurationError(
+                    f"invalid principal {field_name}: 1 to 200 characters, no control characters"
+                )
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX audit_log_connection_at ON audit_log (connection_name, at)",
         ),
     ),
+    (
+        6,
+        "tenant, owner and scope (personal or organization) of connections and trigger instances",
+        (
+            "ALTER TABLE connections ADD COLUMN tenant TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE connections ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE connections ADD COLUMN scope TEXT NOT NULL DEFAULT 'organization'",
+            "CREATE INDEX connections_tenant ON connections (tenant, owner)",
+            "ALTER TABLE trigger_instances ADD COLUMN tenant TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE trigger_instances ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE trigger_instances ADD COLUMN scope TEXT NOT NULL DEFAULT 'organization'",
+            "CREATE INDEX trigger_instances_tenant ON trigger_instances (tenant, owner)",
+        ),
+    ),
 )
 
 _MAX_IDLE_CONNECTIONS = 8
@@ -185,7 +199,7 @@ class SQLiteDatabase:
     """The database file ``path`` (created private, schema brought up to date on open)."""
 
     name = "sqlite"
-    for_update = skip_locked = ""  # BEGIN IMMEDIATE: one writer at a time
+    for_update = ""  # BEGIN IMMEDIATE: one writer at a time
 
     def __init__(self, path: Path, *, clock: Callable[[], float], busy_timeout: float = 30.0) -> None:
         import sqlite3

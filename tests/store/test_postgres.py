@@ -105,3 +105,26 @@ def test_a_url_password_is_never_shown(postgres_url: str) -> None:
     with pytest.raises(ConfigurationError, match="cannot connect to the PostgreSQL store") as refused:
         Store(wrong_port)
     assert "hunter2" not in str(refused.value)
+
+
+def test_an_idle_worker_is_woken_by_an_enqueue_on_another_node(store: Store) -> None:
+    from connector.runtime import Runtime
+    from triggers.delivery import CallbackDelivery
+    from triggers.service import TriggerService
+    from triggers.worker import Worker
+
+    store.set_trigger_status(INSTANCE, "disabled")  # its rows are completed without Graph calls
+    pause = threading.Event()
+    with Store(store.url) as elsewhere, Runtime() as runtime:
+        service = TriggerService(store, runtime, CallbackDelivery(lambda event: None))
+        worker = Worker(service, poll_every=3600.0).start(renew=False)  # no poll would come in time
+        try:
+            assert elsewhere.wait_for_notifications(0.0) is False  # nothing queued yet
+            elsewhere.enqueue_notifications(INSTANCE, "change", [{"n": 1}, {"n": 2}])
+            for _ in range(1200):  # bounded: a missed wake-up fails below instead of hanging
+                if elsewhere.pending_notification_count() == 0:
+                    break
+                pause.wait(0.05)
+            assert elsewhere.pending_notification_count() == 0
+        finally:
+            worker.stop()

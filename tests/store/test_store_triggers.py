@@ -15,7 +15,6 @@ import pytest
 from connector.crypto import DecryptionError
 from connector.errors import ConfigurationError
 from connector.store import (
-    ConnectionRecord,
     QueuedNotification,
     Store,
     TriggerInstance,
@@ -189,12 +188,16 @@ def test_upgrade_from_the_first_schema_keeps_connections(
     path = tmp_path / "old.db"
     with monkeypatch.context() as patch:
         patch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
-        with Store(path) as old:
-            old.save_connection(ConnectionRecord("work", "oauth2_code", {"tenant": "common"}, {}))
-            assert old.schema_version() == 1
+        with Store(path) as old, old.transaction() as db:  # a connection as the first version saved it
+            db.execute(
+                "INSERT INTO connections (name, type_key, config, created_at, updated_at)"
+                """ VALUES ('work', 'oauth2_code', '{"tenant":"common"}', 0, 0)"""
+            )
+            assert int(db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]) == 1
     with Store(path) as upgraded:
         assert upgraded.schema_version() >= 2
-        assert upgraded.get_connection("work") is not None
+        work = upgraded.get_connection("work")
+        assert work is not None and (work.tenant, work.owner, work.scope) == ("", "", "organization")
         upgraded.save_trigger_instance(_instance())
         assert upgraded.enqueue_notifications(_instance().id, "change", [_item(1)]) == 1
 

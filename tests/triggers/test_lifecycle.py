@@ -313,3 +313,15 @@ def test_renewal_skips_an_instance_another_worker_holds_and_rereads_it_after(use
     report = user_rig.service.renew_due(margin=timedelta(days=3))
     assert len(report.renewed) == 2 and report.skipped == []
     assert user_rig.store.lease_holder(lease) is None  # released after the renewal
+
+
+def test_the_periodic_catch_up_skips_an_instance_another_worker_holds(user_rig: Harness) -> None:
+    from triggers.service import renewal_lease_name
+
+    instance = user_rig.service.enable(TRIGGER, user_rig.connection.name, INBOX)
+    lease = renewal_lease_name(instance.id)
+    assert user_rig.store.acquire_lease(lease, "another-worker", 600)
+    assert user_rig.service.catch_up_due(timedelta(0)) == {}  # the other worker is on it
+    assert user_rig.store.release_lease(lease, "another-worker")
+    assert user_rig.service.catch_up_due(timedelta(0)) == {instance.id: 0}
+    assert user_rig.store.lease_holder(lease) is None
