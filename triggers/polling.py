@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from connector.errors import ConnectorError, FieldError, GraphError, InputValidationError
 from connector.runtime import CONNECTION_FAILURES
 from connector.store import TriggerInstance
+from triggers import audit as trigger_audit
 from triggers.delta import (
     DEFAULT_PAGE_SIZE,
     backfill_cursor,
@@ -209,8 +210,9 @@ def poll(
     connection = connection or _load_connection(store, instance.connection_name)
     plan: TriggerPlan = runtime.trigger_plan(instance.trigger_key, dict(instance.config), connection)
     client = runtime.client_for(connection)
+    reading = trigger_audit.reading(store, runtime, instance, connection.default_mailbox, clock)
     try:
-        with store.lock(f"trigger-poll:{instance_id}"):
+        with store.lock(f"trigger-poll:{instance_id}"), reading:
             for index, watch in enumerate(plan.watches):
                 instance = _require(store, instance_id)
                 entries = _watches(instance, plan)
@@ -424,7 +426,8 @@ def cancel(
     connection = connection or _load_connection(store, instance.connection_name)
     plan: TriggerPlan = runtime.trigger_plan(instance.trigger_key, dict(instance.config), connection)
     client = runtime.client_for(connection)
-    now_cursors = {index: start_cursor(client, plan.watches[index]) for index in running}
+    with trigger_audit.reading(store, runtime, instance, connection.default_mailbox, clock):
+        now_cursors = {index: start_cursor(client, plan.watches[index]) for index in running}
     current = _require(store, instance_id)
     watches = [dict(w) for w in current.state.get("watches", [])]
     for index, cursor in now_cursors.items():

@@ -32,7 +32,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from actions._subscriptions import parse_graph_time
 from connector.errors import ConfigurationError, ConnectorError, GraphError
 from connector.store import TriggerInstance
+from triggers import audit as trigger_audit
 from triggers import lifecycle
 from triggers.catch_up import attachments, catch_up_watch, state_lock_name
 from triggers.delta import DEFAULT_PAGE_SIZE, Change, start_cursor
@@ -48,6 +49,7 @@ from triggers.processor import deliver_changes
 
 if TYPE_CHECKING:
     from connections.base import Connection
+    from connector.audit import ReadPass
     from connector.http import GraphClient
     from connector.runtime import Runtime
     from connector.store import QueuedNotification, Store
@@ -212,6 +214,11 @@ class TriggerService:
         )
         return plan
 
+    def _reading(self, instance: TriggerInstance) -> AbstractContextManager[ReadPass]:
+        """One audited Graph read pass of the instance (``triggers.audit``)."""
+        mailbox = self.connection(instance.connection_name).default_mailbox
+        return trigger_audit.reading(self.store, self.runtime, instance, mailbox, self.clock)
+
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
 
@@ -268,14 +275,15 @@ class TriggerService:
         self.store.save_trigger_instance(instance)
         try:
             client = self.runtime.client_for(connection)
-            for index, watch in enumerate(plan.watches):
-                # the cursor before the subscription: no change falls between
-                if backfill is None:
-                    self._set_watch(instance.id, index, cursor=start_cursor(client, watch))
-                else:
-                    first = first_backfill(client, watch, backfill, self.clock())
-                    self._set_watch(instance.id, index, needs_catch_up=True, **first)
-                self._subscribe(client, instance, index, watch)
+            with self._reading(instance):
+                for index, watch in enumerate(plan.watches):
+                    # the cursor before the subscription: no change falls between
+                    if backfill is None:
+                        self._set_watch(instance.id, index, cursor=start_cursor(client, watch))
+                    else:
+                        first = first_backfill(client, watch, backfill, self.clock())
+                        self._set_watch(instance.id, index, needs_catch_up=True, **first)
+                    self._subscribe(client, instance, index, watch)
         except BaseException:
             self._remove(instance.id)
             raise
@@ -414,7 +422,8 @@ class TriggerService:
         backfill's progress after each page."""
         instance = self._require(instance_id)
         plan = self.plan(instance)
-        delivered = sum(self._catch_up_watch(instance_id, i, progress) for i in range(len(plan.watches)))
+        with self._reading(instance):
+            delivered = sum(self._catch_up_watch(instance_id, i, progress) for i in range(len(plan.watches)))
         with self._state_lock(instance_id):
             current = self._require(instance_id)
             self.store.update_trigger_state(instance_id, {**current.state, "caught_up_at": self.clock()})
@@ -501,7 +510,8 @@ class TriggerService:
         self, instance_id: str, index: int, progress: Callable[[PollProgress], None] | None = None
     ) -> int:
         """Deliver the watch's changes since its cursor (``triggers.catch_up``), under its lock."""
-        with self.store.lock(f"trigger-catch-up:{instance_id}:{index}"):
+        lock = self.store.lock(f"trigger-catch-up:{instance_id}:{index}")
+        with lock, self._reading(self._require(instance_id)):
             instance = self._require(instance_id)
             return catch_up_watch(
                 self.store,
@@ -523,11 +533,16 @@ class TriggerService:
         Returns how many notifications were completed."""
         completed = 0
         synced: set[str] = set()
-        for row in self.store.claim_notifications(self.worker, limit, self.lease_seconds):
-            if self._process_row(row):
-                completed += 1
-                if row.kind == "change":
-                    synced.add(row.instance_id)
+        passes: dict[str, ReadPass] = {}  # one audited read pass per instance for the whole batch
+        try:
+            for row in self.store.claim_notifications(self.worker, limit, self.lease_seconds):
+                if self._process_row(row, passes):
+                    completed += 1
+                    if row.kind == "change":
+                        synced.add(row.instance_id)
+        finally:
+            for audited in passes.values():
+                audited.close()
         for instance_id in sorted(synced):
             self._advance_cursor(instance_id)
         return completed
@@ -554,7 +569,7 @@ class TriggerService:
             total += done
         return total
 
-    def _process_row(self, row: QueuedNotification) -> bool:
+    def _process_row(self, row: QueuedNotification, passes: dict[str, ReadPass]) -> bool:
         instance = self.store.get_trigger_instance(row.instance_id)
         if instance is None or instance.status == "disabled":
             self.store.complete_notification(row.seq)
@@ -571,10 +586,15 @@ class TriggerService:
                 self.store.retry_notification(row.seq, "waiting for an earlier notification", 1.0)
                 return False
         try:
-            if row.kind == "lifecycle":
-                self._handle_lifecycle(instance, row.item)
-            else:
-                self._handle_change(instance, row.item, row.received_at)
+            if instance.id not in passes:
+                mailbox = self.connection(instance.connection_name).default_mailbox
+                audited = trigger_audit.batch_pass(self.store, self.runtime, instance, mailbox, self.clock)
+                passes[instance.id] = audited
+            with passes[instance.id].reading():
+                if row.kind == "lifecycle":
+                    self._handle_lifecycle(instance, row.item)
+                else:
+                    self._handle_change(instance, row.item, row.received_at)
         except Exception as exc:  # the host refused, Graph failed, ...: try again later
             message = exc.message if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, ConnectorError):
