@@ -153,6 +153,20 @@ def read_json_option(value: str | None, what: str) -> Any:
         user_error(f"{what} is not valid JSON: {exc}")
 
 
+def read_file_option(path: str, what: str) -> str:
+    """The text of the file an option names; a file that cannot be read is a user error."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        user_error(f"{what} {path}: cannot read it ({_reason(exc)})")
+
+
+def listen_error(what: str, exc: OSError) -> NoReturn:
+    """A server that cannot listen where the options say (port in use, bad address): a user error."""
+    reason = os.strerror(exc.errno).lower() if exc.errno else _reason(exc)
+    user_error(f"{what}: cannot listen there ({reason})")
+
+
 def _reason(exc: BaseException) -> str:
     """A short reason for a file error: "no such file", "is a directory"..."""
     if isinstance(exc, OSError) and exc.strerror:

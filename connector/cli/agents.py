@@ -15,17 +15,24 @@ from connector.cli._common import (
     CONNECTION_ENV,
     cli_caller,
     connection_for_run,
+    did_you_mean,
     ephemeral_sandbox,
     fail,
     iso,
+    known_connection,
+    known_key,
+    listen_error,
     load_manifest,
     main,
     open_store,
     print_json,
+    read_file_option,
+    user_error,
 )
 from connector.errors import ConnectorError
 
 if TYPE_CHECKING:
+    from connector.manifest import Manifest
     from connector.policy import Policy
     from connector.store import Store
 
@@ -56,8 +63,11 @@ def _effective(store: Store, connection: str | None) -> tuple[Policy, str]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def policy_show(connection: str | None, as_json: bool) -> None:
     """The policy in force: each category's setting, the per-action overrides, and where it comes from."""
+    store = open_store()
+    if connection:
+        known_connection(store, connection)
     try:
-        current, source = _effective(open_store(), connection)
+        current, source = _effective(store, connection)
     except ConnectorError as exc:
         fail(exc)
     if as_json:
@@ -88,16 +98,42 @@ def policy_set(assignments: tuple[str, ...], connection: str | None, preset: str
     from connector.policy import PRESETS
 
     store = open_store()
+    if connection and not (reset and store.get_policy(connection) is not None):
+        known_connection(store, connection)  # a deleted connection's policy may still be reset
+    manifest = load_manifest()
+    for assignment in assignments:
+        _check_assignment(assignment, manifest)
     try:
         if reset:
             store.delete_policy(connection)
         else:
             base = PRESETS[preset] if preset else _effective(store, connection)[0]
-            store.set_policy(connection, base.changed(assignments, load_manifest()).to_dict())
+            store.set_policy(connection, base.changed(assignments, manifest).to_dict())
         current, source = _effective(store, connection)
     except ConnectorError as exc:
         fail(exc)
     print_json({**current.to_dict(), "source": source})
+
+
+def _check_assignment(text: str, manifest: Manifest) -> None:
+    """``NAME=SETTING`` with a known name and setting, else one line naming the nearest ones."""
+    from connector.policy import CATEGORIES, SETTINGS
+
+    name, sep, value = (part.strip() for part in text.partition("="))
+    if not sep or not name:
+        user_error(f"policy change {text!r} must be NAME=SETTING (for example draft=allow)")
+    if name == "allowed_permissions":
+        known_key("allowed_permissions value", value, ["true", "false"])
+    elif name in CATEGORIES:
+        known_key(f"setting for {name}", value, SETTINGS)
+    elif name in manifest.actions:
+        known_key(f"setting for {name}", value, [*SETTINGS, "inherit"])
+    else:
+        names = [*CATEGORIES, "allowed_permissions", *manifest.actions]
+        user_error(
+            f"unknown category or action {name!r}{did_you_mean(name, names)};"
+            f" categories: {', '.join(CATEGORIES)}; `outlook-connector actions list` lists the actions"
+        )
 
 
 # -- approvals -------------------------------------------------------------------------------------
@@ -129,6 +165,13 @@ def _decide(approval_id: str, approve: bool) -> None:
     from connector.runtime import Runtime
 
     store = open_store()
+    known = store.list_approvals(status=None)
+    if approval_id not in {a.id for a in known}:
+        pending = [a.id for a in known if a.status == "pending"]
+        user_error(
+            f"no approval {approval_id!r}{did_you_mean(approval_id, pending)};"
+            " `outlook-connector approvals list` lists the pending ones"
+        )
     caller = cli_caller()
     try:
         decided = Runtime(load_manifest(), store=store).gate.decide(
@@ -164,7 +207,7 @@ def parse_since(text: str | None, now: float) -> float | None:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise click.BadParameter("--since takes 24h, 7d, 30m or an ISO date such as 2026-12-01") from None
+        user_error(f"--since takes 24h, 7d, 30m or an ISO date such as 2026-12-01, not {text!r}")
     if moment.tzinfo is None:
         from datetime import UTC
 
@@ -180,9 +223,15 @@ def parse_since(text: str | None, now: float) -> float | None:
 def audit(connection: str | None, action: str | None, since: str | None, limit: int | None) -> None:
     """The audit log as JSON lines, oldest first (kept 90 days)."""
     store = open_store()
+    if action is not None:
+        manifest = load_manifest()
+        keys = [*manifest.actions, *manifest.data_sources, *manifest.triggers]
+        known_key("action", action, keys, listing="actions list")
     records = store.list_audit(
         connection=connection, action=action, since=parse_since(since, time.time()), limit=limit
     )
+    if connection is not None and not records:
+        known_connection(store, connection)  # no records: a misspelt name? (a deleted one has records)
     for record in records:
         click.echo(json.dumps(_iso_times(record.to_dict(), "at"), separators=(",", ":"), ensure_ascii=False))
     click.echo(f"{len(records)} records", err=True)
@@ -209,7 +258,9 @@ def _iso_times(row: dict[str, Any], *names: str) -> dict[str, Any]:
 )
 @click.option("--http", "use_http", is_flag=True, help="Serve streamable HTTP instead of stdio.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="HTTP: the address to listen on.")
-@click.option("--port", default=8766, show_default=True, help="HTTP: the port.")
+@click.option(
+    "--port", default=8766, show_default=True, type=click.IntRange(0, 65535), help="HTTP: the port."
+)
 @click.option("--callers", "callers_file", help="HTTP: the callers JSON file (name, key_sha256, connection).")
 @click.option("--shared-connection", help="HTTP: the connection of callers that name none (they share it).")
 def mcp_command(
@@ -225,7 +276,11 @@ def mcp_command(
 ) -> None:
     """Serve the actions to an AI agent over MCP, under the connection's policy."""
     from connector.mcp import Catalog, parse_toolsets
+    from connector.mcp.tools import TOOLSETS
 
+    for name in (toolsets or "").split(","):
+        if name.strip():
+            known_key("tool set", name.strip(), [*TOOLSETS, "all"])
     try:
         catalog = Catalog(load_manifest(), parse_toolsets(toolsets), discovery)
         if use_http:
@@ -274,8 +329,15 @@ def _serve_http(
 
     if not callers_file:
         raise click.UsageError("--http needs --callers FILE: no credential, no access")
-    keys = KeyTable.load(callers_file, shared_connection)
+    text = read_file_option(callers_file, "--callers")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        user_error(f"--callers {callers_file}: not valid JSON ({exc})")
+    keys = KeyTable.parse(data, shared_connection)
     store = open_store()
+    for name in sorted({p.connection for _, p in keys.callers if p.connection}):
+        known_connection(store, name)  # a caller with a misspelt connection would fail at each call
     if shared_connection:
         sharing = [p.name for _, p in keys.callers if p.connection == shared_connection]
         click.echo(
@@ -285,7 +347,10 @@ def _serve_http(
         )
     runtime = Runtime(catalog.manifest, store=store)
     agent = AgentServer(runtime, catalog, Connections(lambda name: load_connection(store, name)))
-    server = HttpServer(http_app(agent, keys), host, port)
+    try:
+        server = HttpServer(http_app(agent, keys), host, port)
+    except OSError as exc:
+        listen_error(f"--host {host} --port {port}", exc)
     click.echo(f"serving MCP (streamable HTTP) at {server.url} for {len(keys.callers)} caller(s)", err=True)
     try:
         server.serve()

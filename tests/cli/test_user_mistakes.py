@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,7 +33,20 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 name="work", type_key="oauth2_code", config={"client_id": "x", "tenant": "common"}
             )
         )
+    caller = {"name": "alice", "key_sha256": "00" * 32}
+    for name, callers in (("callers", [{**caller, "connection": "work"}]),
+                          ("misspelt", [{**caller, "connection": "wrok"}]),
+                          ("shared", [caller])):  # fmt: skip
+        (path / f"{name}.json").write_text(json.dumps({"callers": callers}), encoding="utf-8")
+    (path / "broken.json").write_text('{"callers": [', encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="module")
+def busy_port() -> Iterator[int]:
+    """A port on 127.0.0.1 another program listens on."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        yield taken.getsockname()[1]
 
 
 CASES = {
@@ -65,13 +80,52 @@ CASES = {
     "example with an input": (["run", "list_messages", "--example", "--input", "{}"], "--example"),
     "connect without a type": (["connect", "z"], "--type is required"),
     "enable without a public URL": (["triggers", "enable", "mail_message_webhook"], "--public-url"),
+    # the agent side: policy, approvals, audit, mcp, ui
+    "policy of an unknown connection": (["policy", "show", "-c", "wrok"], "did you mean 'work'?"),
+    "policy set on an unknown connection": (
+        ["policy", "set", "-c", "wrok", "draft=allow"],
+        "did you mean 'work'?",
+    ),
+    "unknown policy category": (["policy", "set", "drafts=allow"], "did you mean 'draft'?"),
+    "unknown policy action": (["policy", "set", "send_mesage=approve"], "did you mean 'send_message'?"),
+    "unknown policy setting": (["policy", "set", "draft=alow"], "did you mean 'allow'?"),
+    "unknown override setting": (["policy", "set", "send_message=inherti"], "did you mean 'inherit'?"),
+    "policy change without a setting": (["policy", "set", "draft"], "NAME=SETTING"),
+    "unknown approval approved": (["approvals", "approve", "apr_nope"], "no approval 'apr_nope'"),
+    "unknown approval denied": (["approvals", "deny", "apr_nope"], "approvals list"),
+    "audit of an unknown connection": (["audit", "--connection", "wrok"], "did you mean 'work'?"),
+    "audit of an unknown action": (["audit", "--action", "list_mesages"], "did you mean 'list_messages'?"),
+    "audit since a bad time": (["audit", "--since", "yesterday"], "--since takes"),
+    "unknown tool set": (["mcp", "--tools", "mail,calender"], "did you mean 'calendar'?"),
+    "mcp on an unknown connection": (["mcp", "-c", "wrok"], "did you mean 'work'?"),
+    "mcp callers file missing": (["mcp", "--http", "--callers", "{home}/missing.json"], "no such file"),
+    "mcp callers file a directory": (["mcp", "--http", "--callers", "{home}"], "is a directory"),
+    "mcp callers file not JSON": (["mcp", "--http", "--callers", "{home}/broken.json"], "not valid JSON"),
+    "mcp caller of an unknown connection": (
+        ["mcp", "--http", "--callers", "{home}/misspelt.json"],
+        "did you mean 'work'?",
+    ),
+    "mcp unknown shared connection": (
+        ["mcp", "--http", "--callers", "{home}/shared.json", "--shared-connection", "wrok"],
+        "did you mean 'work'?",
+    ),
+    "mcp port out of range": (
+        ["mcp", "--http", "--callers", "{home}/callers.json", "--port", "99999"],
+        "99999",
+    ),
+    "mcp port in use": (
+        ["mcp", "--http", "--callers", "{home}/callers.json", "--port", "{busy}"],
+        "address already in use",
+    ),
+    "ui port out of range": (["ui", "--no-open", "--port", "-5"], "-5"),
+    "ui port in use": (["ui", "--no-open", "--port", "{busy}"], "address already in use"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_a_user_mistake_is_one_line_and_exit_2(home: Path, case: str) -> None:
+def test_a_user_mistake_is_one_line_and_exit_2(home: Path, busy_port: int, case: str) -> None:
     args, expected = CASES[case]
-    result = cli(home, *[a.replace("{home}", str(home)) for a in args])
+    result = cli(home, *[a.replace("{home}", str(home)).replace("{busy}", str(busy_port)) for a in args])
     assert result.returncode == 2, (result.returncode, result.stderr)
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()

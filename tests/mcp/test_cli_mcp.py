@@ -21,4 +21,4 @@ def test_http_needs_a_callers_file_and_a_valid_one(home: Path, tmp_path: Path) -
 
 def test_an_unknown_tool_set_is_named(home: Path) -> None:
     result = CliRunner().invoke(main, ["mcp", "--tools", "mail,everything"])
-    assert result.exit_code == 1 and "unknown tool set 'everything'" in result.stderr
+    assert result.exit_code == 2 and "unknown tool set 'everything'" in result.stderr

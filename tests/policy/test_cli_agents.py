@@ -44,14 +44,18 @@ def test_policy_show_and_set_per_connection_with_a_default(home: Path) -> None:
     changed = cli("policy", "set", "draft=allow", "send_message=disabled")
     assert changed.exit_code == 0, changed.stderr
     assert json.loads(changed.stdout)["overrides"] == {"send_message": "disabled"}
+    inherited = json.loads(cli("policy", "show", "--json", "-c", "work").stdout)  # no policy of its own
+    assert inherited["categories"]["draft"] == "allow" and inherited["source"] == "the stored default"
     work = cli("policy", "set", "--connection", "work", "--preset", "read_only")
     assert json.loads(work.stdout)["source"] == "connection 'work'"
-    assert json.loads(cli("policy", "show", "--json", "-c", "other").stdout)["categories"]["draft"] == "allow"
+    unknown = cli("policy", "show", "--json", "-c", "wrok")
+    assert unknown.exit_code == 2 and "did you mean 'work'?" in unknown.stderr
     text = cli("policy", "show", "--connection", "work").stdout
     assert "draft       disabled" in text and "Create or change items" in text
-    bad = cli("policy", "set", "mail=allow", "send_message=maybe")
-    assert bad.exit_code == 2 and "categories.mail" not in bad.stderr
-    assert "overrides.mail: unknown action" in bad.stderr and "overrides.send_message" in bad.stderr
+    bad = cli("policy", "set", "draft=allow", "mail=allow")
+    assert bad.exit_code == 2 and "unknown category or action 'mail'" in bad.stderr
+    assert cli("policy", "set", "send_message=maybe").exit_code == 2
+    assert json.loads(cli("policy", "show", "--json").stdout)["overrides"] == {"send_message": "disabled"}
     assert cli("policy", "set", "--connection", "work", "--reset").exit_code == 0
     assert json.loads(cli("policy", "show", "--json", "-c", "work").stdout)["source"] == "the stored default"
 
@@ -65,7 +69,9 @@ def test_run_obeys_the_policy_and_the_approval_flow_is_audited(home: Path, sandb
     [listed] = json.loads(cli("approvals", "list", "--json").stdout)
     assert OTHER in listed["summary"] and listed["status"] == "pending"
     denied_other = cli("approvals", "deny", "apr_nope")
-    assert denied_other.exit_code == 1 and "does not exist" in denied_other.stderr
+    assert denied_other.exit_code == 2 and "no approval 'apr_nope'" in denied_other.stderr
+    mistyped = cli("approvals", "approve", listed["id"][:-1] + "#")
+    assert mistyped.exit_code == 2 and f"did you mean {listed['id']!r}?" in mistyped.stderr
     assert cli("approvals", "approve", listed["id"]).exit_code == 0
     sent = cli("run", "send_message", "-c", "work", "-i", message, "--approval", listed["id"])
     assert sent.exit_code == 0, sent.stderr
