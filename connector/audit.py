@@ -141,7 +141,8 @@ class ReadPass:
     """One audited pass of Graph reads made outside the runtime: a trigger instance's notification
     batch, delta catch-up or poll. However many items it reads, it appends one record (caller
     ``trigger``, category ``read``, decision ``allowed``, outcome ``ok`` or ``error``) when closed,
-    if it received an answer or failed; nothing when it read nothing. ``principal`` names the
+    if it received an answer (or resource data: ``note_resource_data``) or failed; nothing when it
+    read nothing. ``principal`` names the
     instance; a pass opened inside an open pass of the same principal joins it (``read_pass``)."""
 
     def __init__(
@@ -202,6 +203,14 @@ class ReadPass:
             logging.getLogger("outlook_connector.audit").error(
                 "could not write the audit record of %s: %s", self.action, audit_error
             )
+
+
+def note_resource_data() -> None:
+    """Mail content that came inside a notification (decrypted, no Graph answer) is a read of the
+    open pass too: its record is written even if the pass asked Graph nothing."""
+    current = _open_pass.get()
+    if current is not None:
+        current.answers += 1
 
 
 @contextmanager

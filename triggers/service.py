@@ -38,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from actions._subscriptions import parse_graph_time
+from connector.audit import note_resource_data
 from connector.errors import ConfigurationError, ConnectorError, GraphError
 from connector.store import TriggerInstance
 from triggers import audit as trigger_audit
@@ -646,7 +647,9 @@ class TriggerService:
             return Change("deleted", resource_id, None, None)
         client = self._client(instance)
         resource = self._decrypt(instance, item) if "encryptedContent" in item else None
-        if resource is None:
+        if resource is not None:
+            note_resource_data()  # audited like a read of the item
+        else:
             try:
                 resource = client.get_json(_item_path(item))
             except GraphError as exc:

@@ -132,6 +132,22 @@ def test_a_notification_batch_is_one_record_and_its_delta_read_another(rig: Harn
     assert SUBJECT not in repr(rows) and "ana@contoso.com" not in repr(rows)
 
 
+def test_content_decrypted_from_rich_notifications_is_audited_though_graph_was_not_asked(
+    rig: Harness,
+) -> None:
+    rich = {**INBOX, "include_resource_data": True}
+    instance = rig.service.enable("mail_message_webhook", rig.connection.name, rich)
+    before = len(_trigger_records(rig.store))
+    rig.create_message(SUBJECT)
+    rig.deliver()
+    rig.service.process_pending()  # the batch, then the delta read after it
+    records = _trigger_records(rig.store)[before:]
+    batch = records[0]
+    assert (batch.principal, batch.outcome, batch.request_id) == (instance.id, "ok", "")
+    assert len(records) == 2 and records[1].request_id
+    assert SUBJECT not in repr(records)
+
+
 def test_a_catch_up_is_one_record(rig: Harness) -> None:
     instance = rig.service.enable("mail_message_webhook", rig.connection.name, INBOX)
     rig.gate.down = True  # the notifications never arrive: the catch-up finds the changes
