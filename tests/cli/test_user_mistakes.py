@@ -86,6 +86,10 @@ CASES = {
         ["policy", "set", "-c", "wrok", "draft=allow"],
         "did you mean 'work'?",
     ),
+    "policy reset of an unknown connection": (
+        ["policy", "set", "-c", "wrok", "--reset"],
+        "did you mean 'work'?",
+    ),
     "unknown policy category": (["policy", "set", "drafts=allow"], "did you mean 'draft'?"),
     "unknown policy action": (["policy", "set", "send_mesage=approve"], "did you mean 'send_message'?"),
     "unknown policy setting": (["policy", "set", "draft=alow"], "did you mean 'allow'?"),
