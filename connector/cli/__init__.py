@@ -9,6 +9,7 @@ import atexit
 import gc
 from typing import Any
 
+from connector.cli import _common
 from connector.cli._common import main
 
 __all__ = ["entry", "main"]
@@ -23,5 +24,6 @@ def entry() -> Any:
     that sweep; objects are still freed by reference counting, and the CLI closes its store and
     files itself (Python never promised finalizers of cycles left at exit would run).
     """
+    _common.OWN_PROCESS = True
     atexit.register(gc.freeze)
     return main()
