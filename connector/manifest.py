@@ -171,21 +171,12 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigurationError(f"manifest not found at {path}") from None
     stamp = [str(path.resolve()), stat.st_mtime_ns, stat.st_size]
     cache = path.parent / "__pycache__" / f"{path.name}.json"
-    try:
-        cached = json.loads(cache.read_text(encoding="utf-8"))
-        if cached["stamp"] == stamp:
-            data: dict[str, Any] = cached["data"]
-            return data
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+    cached = _read_json(cache)
+    if isinstance(cached, dict) and cached.get("stamp") == stamp and isinstance(cached.get("data"), dict):
+        data: dict[str, Any] = cached["data"]
+        return data
     data = _parse_yaml(path)
-    try:
-        cache.parent.mkdir(exist_ok=True)
-        temporary = cache.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps({"stamp": stamp, "data": data}), encoding="utf-8")
-        os.replace(temporary, cache)
-    except OSError:
-        pass  # a read-only install: parse every time
+    _write_json(cache, {"stamp": stamp, "data": data})  # a read-only install: parse every time
     return data
 
 
@@ -211,8 +202,54 @@ def load_manifest(path: Path | str | None = None, *, check: bool = True) -> Mani
     manifest_path = Path(path) if path else default_manifest_path()
     manifest = Manifest(_read_yaml(manifest_path), manifest_path.parent)
     if check:
+        stamp = _check_stamp(manifest_path, manifest)
+        record = manifest_path.parent / "__pycache__" / f"{manifest_path.name}.checked.json"
+        if _read_json(record) == stamp:
+            return manifest
         problems = manifest.problems(deep=False)
         if problems:
             listing = "\n  ".join(str(p) for p in problems)
             raise ConfigurationError(f"manifest {manifest_path} is invalid:\n  {listing}")
+        _write_json(record, stamp)
     return manifest
+
+
+def _check_stamp(manifest_path: Path, manifest: Manifest) -> list[Any]:
+    """What a passed check depends on beyond the manifest's content: the manifest and its schema
+    file, and the folders of the files the entries name (a file added, removed or renamed changes
+    its folder's mtime). Equal stamps: the check would pass again, so a run skips it."""
+    folders = {
+        os.path.dirname(str(value))
+        for section in Manifest.SECTIONS
+        for item in manifest.data.get(section, [])
+        for name, value in item.items()
+        if name.endswith("_schema") or name == "example_output"
+    }
+    stamp: list[Any] = []
+    for place in [manifest_path, PROJECT_ROOT / "schemas" / "manifest.schema.json"] + [
+        manifest.root / folder for folder in sorted(folders)
+    ]:
+        try:
+            stat = place.stat()
+        except OSError:
+            return []  # never equal to a record: check (and report) it
+        stamp.append([str(place.resolve()), stat.st_mtime_ns, stat.st_size])
+    return stamp
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, value: Any) -> None:
+    """Write ``value`` beside Python's own caches, atomically; a read-only install skips it."""
+    try:
+        path.parent.mkdir(exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(value), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        pass

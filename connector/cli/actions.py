@@ -16,6 +16,7 @@ from connector.cli._common import (
     complete_keys,
     connection_for_run,
     fail,
+    fewer_gc_passes,
     known_key,
     load_manifest,
     main,
@@ -164,6 +165,7 @@ class RunOptions:
     approval: str | None = None
 
 
+@fewer_gc_passes()
 def run_entry(
     section: str,
     key: str,

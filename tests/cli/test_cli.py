@@ -58,6 +58,17 @@ def test_manifest_validate_and_export(home: Path) -> None:
     assert all("properties" in c["config_schema"] for c in exported["connections"])
 
 
+def test_run_in_process_leaves_the_garbage_collector_as_it_was(home: Path) -> None:
+    """``run`` defers the GC's passes while it runs; called in-process (a host, these tests) it
+    restores Python's settings, failing or not (only the console script's own process keeps them)."""
+    import gc
+
+    before = gc.get_threshold()
+    assert cli("run", "get_current_user", "--sandbox").exit_code == 0
+    assert cli("run", "send_message", "--input", '{"to": ["nope"]}', "--sandbox").exit_code == 2
+    assert gc.get_threshold() == before
+
+
 def test_run_with_no_connection_uses_a_sandbox_started_on_the_spot(home: Path) -> None:
     result = cli("run", "list_messages", "--input", '{"folder_id": "inbox", "top": 2, "select": ["subject"]}')
     assert result.exit_code == 0, result.stderr

@@ -80,6 +80,28 @@ def test_missing_schema_file_is_rejected(tmp_path: Path) -> None:
         load_manifest(_write_manifest(tmp_path, data))
 
 
+def test_a_passed_check_is_redone_when_a_named_file_goes(tmp_path: Path) -> None:
+    """A run skips the check while nothing it depends on changed; removing a file an entry names
+    (or editing the manifest) is still reported by the next load."""
+    path = _write_manifest(tmp_path, _raw())
+    first = load_manifest(path)
+    assert load_manifest(path).data == first.data  # the second load trusts the first check
+    entry = next(iter(first.actions.values()))
+    entry.path("output_schema").unlink()
+    with pytest.raises(ConfigurationError, match=r"output_schema: file .* does not exist"):
+        load_manifest(path)
+
+
+def test_a_passed_check_is_redone_when_the_manifest_changes(tmp_path: Path) -> None:
+    data = _raw()
+    path = _write_manifest(tmp_path, data)
+    load_manifest(path)
+    data["actions"][0]["connections"] = ["carrier_pigeon"]
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="unknown connection 'carrier_pigeon'"):
+        load_manifest(path)
+
+
 def test_unresolvable_handler_is_reported(tmp_path: Path) -> None:
     data = _raw()
     data["actions"][0]["handler"] = "actions.messages:no_such_function"
