@@ -15,7 +15,7 @@ One protocol per concern (``connector.store.interfaces``); ``Store`` implements 
 connection) and between processes and machines (``lock()`` for longer critical sections such as a
 token refresh; leases for jobs one worker does at a time). The schema is versioned by the
 ``schema_migrations`` table with the same versions on both backends; later features add tables by
-appending to both backends' ``MIGRATIONS``.
+appending to ``connector.store.migrations.SCHEMA`` (both backends' ``MIGRATIONS``).
 
 On SQLite the receiver appends notifications to the inbox beside the database
 (``connector.inbox``); ``absorb_inbox`` moves them into the queue, and every claim calls it first.
@@ -58,6 +58,7 @@ from connector.store.interfaces import (
 )
 from connector.store.kv import KeyValues
 from connector.store.leases import Leases
+from connector.store.migrations import Migration
 from connector.store.policies import Policies
 from connector.store.postgres import URL_SCHEMES, redacted
 from connector.store.queue import Queue
@@ -71,7 +72,7 @@ from connector.store.records import (
     TriggerInstance,
     UnknownTriggerInstanceError,
 )
-from connector.store.sqlite import MIGRATIONS, Migration, SQLiteDatabase
+from connector.store.sqlite import MIGRATIONS, SQLiteDatabase
 from connector.store.triggers import TriggerInstances
 
 TENANT_ENV = "OUTLOOK_CONNECTOR_TENANT"
