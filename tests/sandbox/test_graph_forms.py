@@ -5,6 +5,7 @@ Retry-After, the latency model."""
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -235,6 +236,18 @@ def test_notification_urls_must_be_https_unless_the_local_option_is_set(
     }
     refused = client.post("/v1.0/subscriptions", headers=headers, json=body)
     assert refused.status_code == 400 and "https" in refused.get_json()["error"]["message"]
+
+
+def test_the_sandboxs_own_webhook_endpoint_is_taken_over_http(app: Flask, headers: dict[str, str]) -> None:
+    with SandboxServer(app=app) as server, httpx.Client(base_url=server.graph_url, headers=headers) as http:
+        body = {
+            "changeType": "created",
+            "notificationUrl": f"{server.url}/_sandbox/webhooks/forms",
+            "resource": "me/messages",
+            "expirationDateTime": (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        made = http.post("/subscriptions", json=body)
+        assert made.status_code == 201, made.text
 
 
 def test_keep_alive_and_whole_second_retry_after(app: Flask) -> None:
