@@ -158,6 +158,7 @@ if mode == "raw":
     import httpx
     count = 0
     with httpx.Client(headers={{"Authorization": "Bearer " + token}}, timeout=120) as client:
+        started = time.perf_counter()  # both sides timed from their first page request
         link = url + "/v1.0/me/mailFolders/inbox/messages"
         params = {{"$top": "1000", "$select": ",".join(select)}}
         while link and count < limit:
