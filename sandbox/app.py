@@ -59,6 +59,7 @@ class _GraphPaths:
     """Graph's URL spellings, made the one spelling Flask routes know (in one place, before routing):
 
     - a trailing slash is dropped (``/me/mailFolders/`` is ``/me/mailFolders``);
+    - a function called without parameters (``.../messages/delta()``) is its name (``.../delta``);
     - resource and action names are case-insensitive (``/me/mailfolders/{id}/childfolders`` is
       ``/me/mailFolders/{id}/childFolders``): a segment that spells a route's literal segment in
       another case gets the route's spelling. Other segments - ids (case-sensitive base64), UPNs,
@@ -86,7 +87,7 @@ class _GraphPaths:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/v1.0/") and len(path) > len("/v1.0/"):
             spellings = self.spellings()
-            segments = path.rstrip("/").split("/")
+            segments = [s.removesuffix("()") for s in path.rstrip("/").split("/")]
             environ["PATH_INFO"] = "/".join(spellings.get(s.lower(), s) for s in segments)
         result: Iterable[bytes] = self.wsgi_app(environ, start_response)
         return result

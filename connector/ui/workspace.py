@@ -71,10 +71,12 @@ class SandboxSession:
         from connector.policy import PRESETS
         from connector.runtime import Runtime
         from connector.store import Store
+        from sandbox.config import SandboxConfig
         from sandbox.server import SandboxServer
 
         self._home = tempfile.TemporaryDirectory(prefix="outlook-connector-ui-")
-        self.server: SandboxServer = SandboxServer().start()
+        # a local sandbox: a subscription tried from the page may name a local http receiver
+        self.server: SandboxServer = SandboxServer(SandboxConfig(http_notification_urls=True)).start()
         self.store: Store = Store(Path(self._home.name) / "state.db")
         try:
             self.connection: Connection = sandbox_connection(self.store, self.server.url, "delegated")

@@ -12,12 +12,13 @@ from connections.base import Connection
 from connections.sandbox import sandbox_connection
 from connector.runtime import Runtime
 from connector.store import Store
+from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[SandboxServer]:
-    with SandboxServer() as running:
+    with SandboxServer(SandboxConfig(http_notification_urls=True)) as running:
         yield running
 
 

@@ -27,7 +27,8 @@ MESSAGES_PER_USER = 2500
 @pytest.fixture(scope="module")
 def server() -> Iterator[SandboxServer]:
     """This module's sandbox: a big mailbox (2,500 messages per user), to show calls stay one page."""
-    with SandboxServer(SandboxConfig(messages_per_user=MESSAGES_PER_USER)) as running:
+    config = SandboxConfig(messages_per_user=MESSAGES_PER_USER, http_notification_urls=True)
+    with SandboxServer(config) as running:
         yield running
 
 

@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 
 from connector.cli import main
 from sandbox import seed
+from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
 
 
@@ -23,7 +24,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[SandboxServer]:
-    with SandboxServer() as running:
+    with SandboxServer(SandboxConfig(http_notification_urls=True)) as running:
         yield running
 
 

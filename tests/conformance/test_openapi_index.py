@@ -352,3 +352,28 @@ def test_docs_are_read_in_place() -> None:
     names = {"Mail.yml", "Users.Actions.yml", "user-sendmail.json", "INDEX.json"}
     found = [p for p in root.rglob("*") if p.name in names and ".venv" not in p.parts]
     assert not found, found
+
+
+# -- responses -------------------------------------------------------------------------------------
+def test_a_response_is_checked_against_the_documented_schema(index: OpenApiIndex) -> None:
+    good = {"@odata.context": "x", "value": [{"id": "AAMk=", "subject": "Hi", "isRead": False}]}
+    assert index.check_response("GET", "/me/messages", 200, good).ok
+    bad = index.check_response("GET", "/me/messages/AAMk=", 200, {"id": 5, "isRead": "yes"})
+    assert bad.problems == [
+        "response.id: 5 is not of type 'string'",
+        "response.isRead: 'yes' is not of type 'boolean'",
+    ]
+
+
+def test_an_error_answer_must_be_graphs_error_shape(index: OpenApiIndex) -> None:
+    error = {"error": {"code": "ErrorItemNotFound", "message": "Not found."}}
+    assert index.check_response("GET", "/me/messages/AAMk=", 404, error).ok
+    assert index.check_response("GET", "/me/messages/AAMk=", 404, {"message": "no"}).problems == [
+        "response: 'error' is a required property"
+    ]
+
+
+def test_an_answer_without_a_body_passes_when_none_is_documented(index: OpenApiIndex) -> None:
+    assert index.check_response("DELETE", "/me/messages/AAMk=", 204).ok
+    unknown = index.check_response("GET", "/me/nothingHere", 200, {})
+    assert unknown.ok and unknown.notes  # not an operation of the documents: noted, not judged

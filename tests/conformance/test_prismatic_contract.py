@@ -30,6 +30,7 @@ from connections.sandbox import sandbox_connection
 from connector.runtime import Runtime
 from connector.store import Store
 from sandbox import seed
+from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
 
 OTHERS = [u["userPrincipalName"] for u in seed.USERS if u["userPrincipalName"] != seed.DEFAULT_USER]
@@ -153,7 +154,7 @@ OTHER_MODULES = {
 # -- fixtures ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def server() -> Iterator[SandboxServer]:
-    with SandboxServer() as running:
+    with SandboxServer(SandboxConfig(http_notification_urls=True)) as running:
         yield running
 
 

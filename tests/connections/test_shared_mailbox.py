@@ -39,7 +39,9 @@ SECOND = str(seed.USERS[1]["userPrincipalName"])
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig(messages_per_user=20, notification_interval=0.0)) as running:
+    with SandboxServer(
+        SandboxConfig(messages_per_user=20, notification_interval=0.0, http_notification_urls=True)
+    ) as running:
         yield running
 
 

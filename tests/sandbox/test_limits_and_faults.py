@@ -124,13 +124,13 @@ def test_injected_errors_are_graph_shaped(app: Flask) -> None:
         ("503", "ServiceNotAvailable"),
         ("504", "UnknownError"),
     ):
-        state.set_faults({kind: 1.0}, retry_after=[0.05])
+        state.set_faults({kind: 1.0}, retry_after=[2.5])
         response = client.get("/v1.0/me", headers=headers)
         assert response.status_code == int(kind)
         assert response.get_json()["error"]["code"] == code
         assert response.headers["request-id"]
         if kind in ("429", "503"):
-            assert response.headers["Retry-After"] == "0.05"
+            assert response.headers["Retry-After"] == "3"  # whole seconds, as Graph sends
     state.set_faults({})
     assert client.get("/v1.0/me", headers=headers).status_code == 200
 
@@ -215,6 +215,6 @@ def test_identity_faults_only_when_their_path_is_named(app: Flask) -> None:
     state_of(app).set_faults({"503": 1.0}, paths=[f"/{seed.TENANT_ID}/oauth2/v2.0/token"], retry_after=[0.01])
     response = client.post(f"/{seed.TENANT_ID}/oauth2/v2.0/token", data={"grant_type": "client_credentials"})
     assert response.status_code == 503
-    assert response.headers["Retry-After"] == "0.01"
+    assert response.headers["Retry-After"] == "0"  # whole seconds; a test's 10 ms rounds to 0
     body = response.get_json()
     assert body["error"] == "temporarily_unavailable" and body["error_codes"] == [90033]

@@ -24,6 +24,7 @@ USER = seed.USERS[0]
 OTHER = seed.USERS[1]
 CLIENT_STATE = "client-state-known-only-to-the-subscriber"
 FAST = {
+    "http_notification_urls": True,  # local listeners are http (Graph: https only)
     "messages_per_user": 20,
     "notification_interval": 0.0,  # deliveries only when a test calls deliver_pending()
     "validation_timeout": 10.0,  # Graph's; a loaded machine may be slow to answer (the hang test sets 0.5)

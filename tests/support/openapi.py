@@ -723,6 +723,53 @@ class OpenApiIndex:
         self._check_body(result, document, operation, spec, body)
         return result
 
+    def check_response(self, method: str, path: str, status: int, body: Any = NO_BODY) -> Check:
+        """Check an answer against the operation's documented response: the status must be one the
+        operation documents (or its ``default`` error), and a JSON body must match that response's
+        schema. ``body`` is the parsed JSON (``NO_BODY`` when there is none)."""
+        method = method.upper()
+        result = Check(method, path)
+        try:
+            operation = self.match(method, path.partition("?")[0])
+        except LookupError as exc:
+            result.notes.append(str(exc))
+            return result
+        result.operation = operation
+        result.operations.append(operation)
+        if operation.document == SUPPLEMENT or operation.kind == "property":
+            result.notes.append(f"{operation.key}: no response schema in the held documents")
+            return result
+        document = self._documents[operation.document]
+        spec = document.data["paths"][operation.template][method.lower()]
+        responses = spec.get("responses") or {}
+        key = next(
+            (k for k in (str(status), f"{status // 100}XX") if k in responses),
+            "default" if status >= 400 and "default" in responses else None,
+        )
+        if key is None:
+            result.problems.append(
+                f"status {status}: not an answer {operation.key} documents ({', '.join(map(str, responses))})"
+            )
+            return result
+        raw = responses[key]
+        response = document.resolve(raw)
+        content = response.get("content", {}) if isinstance(response, dict) else {}
+        json_type = next((t for t in content if "json" in t), None)
+        if body is NO_BODY or json_type is None:
+            if body is not NO_BODY:
+                result.notes.append(f"{operation.key} {key}: the documents declare no JSON body")
+            return result
+        if isinstance(raw, dict) and "$ref" in raw:
+            pointer = str(raw["$ref"]).removeprefix("#")
+        else:
+            pointer = f"/paths/{_escape(operation.template)}/{method.lower()}/responses/{_escape(key)}"
+        validator = document.validator_at(f"{pointer}/content/{_escape(json_type)}/schema")
+        errors = sorted(validator.iter_errors(body), key=lambda e: [str(p) for p in e.absolute_path])
+        for error in errors:
+            where = _format_path(list(error.absolute_path))
+            result.problems.append(_clip(f"response{where}: {error.message}"))
+        return result
+
     def assert_conforms(
         self, method: str, path: str, query: Mapping[str, str] | str | None = None, **kwargs: Any
     ) -> Operation:

@@ -28,6 +28,7 @@ from triggers.delivery import TriggerEvent
 from triggers.service import TriggerService
 
 SANDBOX = {
+    "http_notification_urls": True,  # the local receiver is http (Graph: https only)
     "messages_per_user": 20,
     "notification_interval": 0.0,  # deliveries only when a test calls deliver()
     "notification_retry_delay": 0.0,  # a failed batch is due again at once (attempts still count)

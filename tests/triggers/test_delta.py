@@ -19,6 +19,7 @@ from connector.errors import GraphError
 from connector.http import GraphClient
 from connector.runtime import Runtime
 from connector.store import Store
+from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
 from triggers import delta
 from triggers.plan import Watch
@@ -26,7 +27,7 @@ from triggers.plan import Watch
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[SandboxServer]:
-    with SandboxServer() as running:
+    with SandboxServer(SandboxConfig(http_notification_urls=True)) as running:
         yield running
 
 

@@ -18,6 +18,7 @@ from connector.errors import ConnectorError, InputValidationError
 from connector.http import GraphClient
 from connector.runtime import Runtime
 from connector.store import Store
+from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
 from triggers import polling
 from triggers.delivery import CallbackDelivery, TriggerEvent
@@ -52,7 +53,7 @@ class Sink:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[SandboxServer]:
-    with SandboxServer() as running:
+    with SandboxServer(SandboxConfig(http_notification_urls=True)) as running:
         yield running
 
 

@@ -28,7 +28,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def server() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig(messages_per_user=10, notification_interval=0.0)) as running:
+    with SandboxServer(
+        SandboxConfig(messages_per_user=10, notification_interval=0.0, http_notification_urls=True)
+    ) as running:
         yield running
 
 

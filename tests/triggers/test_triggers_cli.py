@@ -93,7 +93,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def server() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig(messages_per_user=10, notification_interval=0.0)) as running:
+    config = SandboxConfig(messages_per_user=10, notification_interval=0.0, http_notification_urls=True)
+    with SandboxServer(config) as running:
         yield running
 
 
