@@ -28,6 +28,7 @@ from actions._batch import MAX_BATCH, SubAnswer, SubRequest, run_batch
 from actions._deferred import SendAtInput, deferred_properties, deferred_until
 from actions._inputs import GraphId, MailboxInput
 from actions._mail import ATTACHMENT_FORMS, REQUEST_LIMIT, AttachmentInput, Attachments, _looks_like_address
+from actions.models import FlagStatus
 from connector import _limits
 from connector.context import ActionContext, quote_segment
 from connector.errors import AuthError, ConnectorError, FieldError, GraphError, InputValidationError
@@ -45,7 +46,6 @@ JOURNAL = "bulk_send"
 JOURNAL_TTL = 30 * 24 * 3600.0
 """A run_id remembers its rows for 30 days."""
 
-FlagStatus = Literal["notFlagged", "flagged", "complete"]
 
 
 def _mailbox_bucket(base: str) -> str:

@@ -27,7 +27,7 @@ from actions._mail import (
 )
 from actions._upload import fill_draft, send_draft_with_uploads
 from actions.messages import MessageIdInput
-from actions.models import DeletedOutput, Message
+from actions.models import DeletedOutput, FlagStatus, Message
 from connector.context import ActionContext, quote_segment
 from connector.errors import FieldError, InputValidationError
 from connector.http import prefer_header
@@ -268,7 +268,6 @@ def send_draft(ctx: ActionContext, params: SendDraftInput) -> dict[str, Any]:
 
 
 # -- update ------------------------------------------------------------------------------------------
-FlagStatus = Literal["notFlagged", "flagged", "complete"]
 _DRAFT_ONLY = ("subject", "body", "to", "cc", "bcc", "reply_to")
 
 

@@ -32,8 +32,13 @@ class ItemBody(GraphObject):
     content: str | None = None
 
 
+FlagStatus = Literal["notFlagged", "flagged", "complete"]
+"""One spelling for every model: typing caches equal Literals, so a second order would make the
+generated schemas depend on which module was imported first."""
+
+
 class FollowupFlag(GraphObject):
-    flag_status: Literal["notFlagged", "complete", "flagged"] | None = None
+    flag_status: FlagStatus | None = None
 
 
 class Message(GraphObject):
