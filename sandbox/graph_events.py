@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
 
-from sandbox import event_values, extended, graph_extensions
+from sandbox import event_values, extended, graph_extensions, meeting_messages
 from sandbox.calendar_store import (
     CalendarStore,
     UserCalendars,
@@ -39,6 +39,7 @@ from sandbox.graph import (
 from sandbox.graph_calendars import find_calendar, open_calendars, preferred_zone
 from sandbox.ids import looks_like_graph_id
 from sandbox.odata import Schema, apply_select, option, parse_list_query, parse_select, run_query
+from sandbox.state import SandboxState
 
 _PROPERTIES = (
     "id",
@@ -293,6 +294,7 @@ def _create(user_ref: str | None, calendar_ref: str | None) -> Response:
         extras = extended.take(body)
         event = store.add_event(box, calendar["id"], body)
         event.update(extras)
+        meeting_messages.send_requests(state, store, box, event)
         return entity(_context(user_ref, owner, "events/$entity"), store.render(event, zone, zone_name), 201)
 
 
@@ -318,6 +320,9 @@ def update_event(user_ref: str | None, event_ref: str) -> Response:
             raise GraphError(
                 400, "ErrorInvalidRequest", "Updating a single occurrence is not supported by the sandbox."
             )
+        invited = meeting_messages.holders(store, event)
+        before = {name: deepcopy(event[name]) for name in _SHARED_CHANGES}
+        previous = meeting_messages.times(event)
         event.update(extended.take(body, event))
         start_zone = None if "start" in body else str(event["originalStartTimeZone"])
         body = event_values.normalise(body, start_zone)
@@ -363,6 +368,11 @@ def update_event(user_ref: str | None, event_ref: str) -> Response:
         store.touch(event)
         if event["isOrganizer"]:
             _update_attendees(store, box, event)
+            if any(event[name] != before[name] for name in _SHARED_CHANGES):
+                changed = meeting_messages.times(event) != previous
+                meeting_messages.send_requests(
+                    state, store, box, event, invited, previous if changed else None
+                )
         return entity(_context(user_ref, owner, "events/$entity"), store.render(event, zone, zone_name))
 
 
@@ -408,17 +418,20 @@ def delete_event(user_ref: str | None, event_ref: str) -> Response:
     with state.lock:
         event = _find(store, box, event_ref)
         if event["isOrganizer"]:
-            _cancel_copies(store, box, event)
+            _cancel_copies(state, store, box, event)
         store.remove(box, event["id"])
     return no_content()
 
 
-def _cancel_copies(store: CalendarStore, box: UserCalendars, event: dict[str, Any]) -> None:
+def _cancel_copies(
+    state: SandboxState, store: CalendarStore, box: UserCalendars, event: dict[str, Any]
+) -> None:
     for owner_box, copy in store.copies(event):
         if owner_box is not box and not copy["isCancelled"]:
             copy["isCancelled"] = True
             copy["subject"] = "Canceled: " + copy["subject"]
             store.touch(copy)
+    meeting_messages.send_cancellations(state, store, box, event)
 
 
 def cancel_event(user_ref: str | None, event_ref: str) -> Response:
@@ -434,7 +447,7 @@ def cancel_event(user_ref: str | None, event_ref: str) -> Response:
                 "ErrorAccessDenied",
                 "Your request can't be completed. You need to be an organizer to cancel a meeting.",
             )
-        _cancel_copies(store, box, event)
+        _cancel_copies(state, store, box, event)
         store.remove(box, event["id"])
     return no_content(202)
 
@@ -469,6 +482,9 @@ def _respond(user_ref: str | None, event_ref: str, verb: str) -> Response:
                 "Your request can't be completed. You can't respond to a meeting you organized.",
             )
         record_response(store, box, event, _RESPONSES[verb], proposal)
+        if body.get("sendResponse", True) is not False:
+            comment = str(body.get("comment") or "")
+            meeting_messages.send_response(state, store, box, event, _RESPONSES[verb], comment, proposal)
         if verb == "decline":
             store.remove(box, event["id"])  # Outlook removes a declined meeting from the calendar
     return no_content(202)

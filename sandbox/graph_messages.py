@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from sandbox import delivery, extended, graph_extensions, mime_in
+from sandbox import delivery, extended, graph_extensions, meeting_messages, mime_in
 from sandbox.errors import (
     GraphError,
     bad_request,
@@ -42,6 +42,7 @@ from sandbox.message_model import (
 )
 from sandbox.mime import to_mime
 from sandbox.odata import option, parse_list_query, parse_select, run_query
+from sandbox.state import current_state
 
 
 def find_message(box: Mailbox, message_id: str) -> Message:
@@ -54,8 +55,10 @@ def find_message(box: Mailbox, message_id: str) -> Message:
 
 
 def message_expansion() -> extended.Expansion:
-    """``$expand``: attachments, extended properties and open extensions (with their $filter)."""
-    return extended.parse_expand(option(request.args, "expand"), "message", ("attachments",))
+    """``$expand``: attachments, a meeting message's event, extended properties and open extensions
+    (with their $filter)."""
+    others = ("attachments", meeting_messages.EXPAND_EVENT)
+    return extended.parse_expand(option(request.args, "expand"), "message", others)
 
 
 def _messages_context(
@@ -102,6 +105,11 @@ def _list(user_ref: str | None, folder_ref: str | None, child_ref: str | None = 
             )
             for m in page
         ]
+        if meeting_messages.EXPAND_EVENT in expansion.others:
+            values = [
+                meeting_messages.expand_event(state, box, m, v, items_context)
+                for m, v in zip(page, values, strict=True)
+            ]
     context = _messages_context(user_ref, owner, child_ref or folder_ref, query.select)
     return collection_page(context, values, query, MESSAGE_SCHEMA, next_skip, total)
 
@@ -137,6 +145,8 @@ def _render_one(
     attachments = box.attachments_of(message["id"]) if "attachments" in expansion.others else None
     items_context = context_url(f"{user_segment(user_ref, owner)}/messages")
     body = render_message(message, select, body_type, attachments, expansion, items_context)
+    if meeting_messages.EXPAND_EVENT in expansion.others:
+        body = meeting_messages.expand_event(current_state(), box, message, body, items_context)
     if typed:
         body = {"@odata.type": "#microsoft.graph.message", **body}
     return entity(_messages_context(user_ref, owner, None, select, single=True), body, status)

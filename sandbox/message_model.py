@@ -47,7 +47,9 @@ MESSAGE_PROPERTIES: tuple[str, ...] = (
     "flag",
     "internetMessageHeaders",
 )
-_HIDDEN_BY_DEFAULT = ("uniqueBody", "internetMessageHeaders", *extended.KEYS)
+MEETING_LINK = "_iCalUId"
+"""A meeting message's link to its meeting (sandbox.meeting_messages); never shown."""
+_HIDDEN_BY_DEFAULT = ("uniqueBody", "internetMessageHeaders", MEETING_LINK, *extended.KEYS)
 _ALWAYS_WRITABLE = {
     "categories",
     "flag",
