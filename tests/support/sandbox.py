@@ -135,6 +135,26 @@ class SandboxIds:
         return str(self._post("/me/messages", body)["id"])
 
     @cached_property
+    def event_message(self) -> str:
+        """A meeting request (an eventMessage) in the inbox: ``other_user`` invites the signed-in user."""
+        base_url = str(self.client.base_url).rstrip("/").removesuffix("/v1.0")
+        meeting = {
+            "subject": "Meeting for the docs test",
+            "start": {"dateTime": "2030-01-07T10:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2030-01-07T11:00:00", "timeZone": "UTC"},
+            "attendees": [{"emailAddress": {"address": self.user}, "type": "required"}],
+        }
+        with graph_client(str(self.client.base_url), delegated_token(base_url, self.other_user)) as other:
+            answer = other.post("/me/events", json=meeting)
+            assert answer.status_code == 201, f"POST /me/events: {answer.status_code} {answer.text[:300]}"
+        page = self._get(
+            "/me/mailFolders/inbox/messages",
+            **{"$filter": "subject eq 'Meeting for the docs test'", "$select": "id"},
+        )
+        assert page["value"], "the invitation did not reach the inbox"
+        return str(page["value"][0]["id"])
+
+    @cached_property
     def inbox(self) -> str:
         return str(self._get("/me/mailFolders/inbox")["id"])
 
