@@ -515,6 +515,7 @@ def forward_event(user_ref: str | None, event_ref: str) -> Response:
     with state.lock:
         event = _find(store, box, event_ref)
         holders = {id(copy) for _b, copy in store.copies(event)}
+        invited: set[str] = set()
         for recipient in recipients:
             address = str((recipient.get("emailAddress") or {}).get("address") or "")
             if "@" not in address:
@@ -525,6 +526,9 @@ def forward_event(user_ref: str | None, event_ref: str) -> Response:
             target = store.users[user["id"]]
             if not any(id(c) in holders for c in target.events.values()):
                 store.copy_to(target, box.events.get(event.get("seriesMasterId") or event["id"], event))
+                invited.add(user["id"])
+        if invited:
+            meeting_messages.send_requests(state, store, box, event, only=invited)
     return no_content(202)
 
 

@@ -108,12 +108,14 @@ def send_requests(
     event: dict[str, Any],
     invited_before: set[str] | None = None,
     previous: Times | None = None,
+    only: set[str] | None = None,
 ) -> None:
-    """Invitations (``invited_before`` None) or updates to every in-tenant attendee holding a copy;
-    attendees new to the meeting get a new meeting request."""
-    sender = _address(event["organizer"])
+    """Invitations (``invited_before`` None) or updates to every in-tenant attendee holding a copy
+    (or to the users ``only`` names); attendees new to the meeting get a new meeting request. The
+    sender is ``organizer``'s user (an attendee forwarding the meeting sends it)."""
+    sender = {"emailAddress": {"name": organizer.user["displayName"], "address": organizer.user["mail"]}}
     for box, copy in store.copies(event):
-        if box is organizer:
+        if box is organizer or (only is not None and box.user["id"] not in only):
             continue
         mailbox = state.mailboxes.get(box.user["id"])
         if mailbox is None:

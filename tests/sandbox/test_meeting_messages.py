@@ -157,3 +157,23 @@ def test_plain_message_ignores_the_expand(client: FlaskClient, app_headers: dict
     assert answer.status_code == 200
     assert answer.get_json() == without
     assert "event" not in without and "meetingMessageType" not in without
+
+
+def test_forwarded_meeting_reaches_the_new_attendee(client: FlaskClient, app_headers: dict[str, str]) -> None:
+    third = next(u["userPrincipalName"] for u in seed.USERS if u["userPrincipalName"] not in (AVERY, HANNAH))
+    _meeting(client, app_headers, "Design review")
+    copy = _attendee_copy(client, app_headers, "Design review")
+    answer = client.post(
+        f"/v1.0/users/{AVERY}/events/{copy['id']}/forward",
+        json={"toRecipients": [{"emailAddress": {"address": third}}]},
+        headers=app_headers,
+    )
+    assert answer.status_code == 202
+    [message] = _inbox(client, app_headers, third, "Design review")
+    assert message["meetingMessageType"] == "meetingRequest"
+    assert message["from"]["emailAddress"]["address"].lower() == AVERY.lower()
+    expanded = client.get(
+        f"/v1.0/users/{third}/messages/{message['id']}", query_string=EXPAND, headers=app_headers
+    ).get_json()
+    assert expanded["event"]["subject"] == "Design review" and expanded["event"]["isOrganizer"] is False
+    assert len(_inbox(client, app_headers, AVERY, "Design review")) == 1  # the forwarder gets nothing new
