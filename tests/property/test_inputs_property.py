@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,6 +30,7 @@ from connector.runtime import Runtime
 from connector.store import Store
 from sandbox.server import SandboxServer
 from tests.property.conftest import FIGURES
+from tests.support.recording import Recorder
 
 pytestmark = pytest.mark.graph_nonconformant(
     "draws made-up values for every input on purpose ($select names, ids, filters the documents do"
@@ -72,19 +72,6 @@ ANY_VALUE = st.one_of(
     st.lists(st.text(max_size=5), max_size=3),
     st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
 )
-
-
-class Recorder(httpx.BaseTransport):
-    def __init__(self) -> None:
-        self.inner = httpx.HTTPTransport()
-        self.sent: list[httpx.Request] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(request)
-        return self.inner.handle_request(request)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 @pytest.fixture(scope="module")

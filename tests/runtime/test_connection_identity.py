@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from connections.registry import load_connection
@@ -20,20 +19,11 @@ from connector.runtime import Runtime
 from connector.store import Store, TriggerInstance
 from sandbox import seed
 from sandbox.server import SandboxServer
+from tests.support.recording import Recorder
 
 OTHER_USER = str(
     next(u for u in seed.USERS if u["userPrincipalName"] != seed.DEFAULT_USER)["userPrincipalName"]
 )
-
-
-class Recorder(httpx.BaseTransport):
-    def __init__(self) -> None:
-        self.inner = httpx.HTTPTransport()
-        self.sent: list[httpx.Request] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(request)
-        return self.inner.handle_request(request)
 
 
 @pytest.fixture(scope="module")

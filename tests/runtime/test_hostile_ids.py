@@ -26,6 +26,7 @@ from connector.manifest import Entry, load_manifest
 from connector.runtime import Runtime
 from connector.store import Store
 from sandbox.server import SandboxServer
+from tests.support.recording import Recorder
 
 pytestmark = pytest.mark.graph_nonconformant(
     "puts a sentinel value in every string input on purpose ($select, $orderby, ids the documents"
@@ -39,21 +40,6 @@ ONE_SEGMENT = ["../..", "%2e%2e", "a/../b", "x?$top=1#y"]
 SENTINEL = "zzSentinel"
 WHOLE_PATHS = {("raw_request", "path")}
 """Inputs that are a whole relative path, checked segment by segment (test_relative_paths_...)."""
-
-
-class Recorder(httpx.BaseTransport):
-    """The HTTP boundary: forwards to the sandbox and keeps every request sent."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.HTTPTransport()
-        self.sent: list[httpx.Request] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(request)
-        return self.inner.handle_request(request)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 @pytest.fixture(scope="module")
