@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from connector.context import ActionContext, quote_segment
@@ -99,6 +99,18 @@ def check_expiry_text(value: str | None) -> str | None:
     if moment <= datetime.now(UTC):
         raise ValueError("must be in the future")
     return value
+
+
+M = TypeVar("M")
+
+
+def check_one_expiry(model: M) -> M:
+    """A pydantic model check: ``expiration_date_time`` or ``expiration_minutes``, not both."""
+    if getattr(model, "expiration_date_time", None) is not None and (
+        getattr(model, "expiration_minutes", None) is not None
+    ):
+        raise ValueError("expiration_date_time: give it or expiration_minutes, not both")
+    return model
 
 
 def check_notification_url(value: str | None) -> str | None:

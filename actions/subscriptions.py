@@ -296,11 +296,7 @@ class ReusableInput(MailboxInput, NotificationFields):
     _types = field_validator("change_types")(subs.check_change_types)
     _expiry = field_validator("expiration_date_time")(subs.check_expiry_text)
 
-    @model_validator(mode="after")
-    def _one_expiry(self) -> ReusableInput:
-        if self.expiration_date_time is not None and self.expiration_minutes is not None:
-            raise ValueError("expiration_date_time: give it or expiration_minutes, not both")
-        return self
+    _one_expiry = model_validator(mode="after")(subs.check_one_expiry)
 
 
 def _create_or_reuse(ctx: ActionContext, resource: str, params: ReusableInput) -> dict[str, Any]:
@@ -531,11 +527,7 @@ class UpdateExpirationInput(SubscriptionIdInput):
 
     _expiry = field_validator("expiration_date_time")(subs.check_expiry_text)
 
-    @model_validator(mode="after")
-    def _one_expiry(self) -> UpdateExpirationInput:
-        if self.expiration_date_time is not None and self.expiration_minutes is not None:
-            raise ValueError("expiration_date_time: give it or expiration_minutes, not both")
-        return self
+    _one_expiry = model_validator(mode="after")(subs.check_one_expiry)
 
 
 @returns(SubscriptionOutput)
