@@ -7,6 +7,8 @@ statement only that dialect runs. Append new versions here: both backends then m
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 Migration = tuple[int, str, tuple[str, ...]]
 """(version, description, SQL statements) applied in one transaction."""
 
@@ -198,3 +200,25 @@ def for_dialect(dialect: str) -> tuple[Migration, ...]:
             sql.append(statement.format(**types))
         rendered.append((version, description, tuple(sql)))
     return tuple(rendered)
+
+
+class _Executes(Protocol):
+    def execute(self, sql: str, params: Any = ..., /) -> Any: ...
+
+
+def apply_pending(
+    db: _Executes, migrations: tuple[Migration, ...], current: int, applied_at: float
+) -> int:
+    """Run the migrations newer than ``current`` in ``db``'s open transaction, recording each in
+    ``schema_migrations`` (``?`` placeholders, as every backend takes); the version reached."""
+    for version, description, statements in migrations:
+        if version <= current:
+            continue
+        for statement in statements:
+            db.execute(statement)
+        db.execute(
+            "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
+            (version, description, applied_at),
+        )
+        current = version
+    return current

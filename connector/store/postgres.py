@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from connector.errors import ConfigurationError
-from connector.store.migrations import Migration, for_dialect
+from connector.store.migrations import Migration, apply_pending, for_dialect
 
 if TYPE_CHECKING:
     import psycopg
@@ -149,16 +149,7 @@ class PostgresDatabase:
                 " description TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
             )
             current = int(db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0])
-            for version, description, statements in MIGRATIONS:
-                if version <= current:
-                    continue
-                for statement in statements:
-                    db.execute(statement)
-                db.execute(
-                    "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
-                    (version, description, self._clock()),
-                )
-                current = version
+            current = apply_pending(db, MIGRATIONS, current, self._clock())
         if current > latest:
             raise ConfigurationError(
                 f"{redacted(self.url)} was written by a newer outlook-connector"

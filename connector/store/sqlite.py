@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connector.errors import ConfigurationError
-from connector.store.migrations import Migration, for_dialect
+from connector.store.migrations import Migration, apply_pending, for_dialect
 
 if TYPE_CHECKING:
     import sqlite3
@@ -91,16 +91,7 @@ class SQLiteDatabase:
                 "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at REAL NOT NULL)"
             )
             current = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
-            for version, description, statements in MIGRATIONS:
-                if version <= current:
-                    continue
-                for statement in statements:
-                    db.execute(statement)
-                db.execute(
-                    "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
-                    (version, description, self._clock()),
-                )
-                current = version
+            current = apply_pending(db, MIGRATIONS, current, self._clock())
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
