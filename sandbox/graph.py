@@ -57,9 +57,16 @@ def create_blueprint() -> Blueprint:
 
     for module in (graph_attachments, graph_batch):  # attachments_raw_batch
         module.register(bp)
-    from sandbox import graph_calendars, graph_events  # calendar
+    from sandbox import (
+        graph_calendar_delta,
+        graph_calendars,
+        graph_events,
+        graph_meeting_verbs,
+        graph_scheduling,
+    )
 
-    for module in (graph_calendars, graph_events):  # calendar
+    calendar = (graph_calendars, graph_events, graph_meeting_verbs, graph_calendar_delta, graph_scheduling)
+    for module in calendar:
         module.register(bp)
     from sandbox import graph_compose  # mail_compose
 

@@ -149,4 +149,3 @@ def batch() -> Response:
 
 def register(bp: Blueprint) -> None:
     bp.add_url_rule("/$batch", "batch", batch, methods=["POST"])
-
