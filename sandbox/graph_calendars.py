@@ -10,7 +10,8 @@ from urllib.parse import quote
 from flask import Blueprint, Response, g, request
 
 from sandbox.auth import Principal, resolve_user
-from sandbox.calendar_store import CalendarStore, UserCalendars, calendars_of, zone_or_400
+from sandbox.calendar_seed import calendars_of
+from sandbox.calendar_store import CalendarStore, UserCalendars, zone_or_400
 from sandbox.errors import (
     GraphError,
     access_denied,

@@ -20,7 +20,7 @@ from flask import Blueprint, Response, request
 
 from sandbox import seed
 from sandbox.auth import Principal, resolve_user
-from sandbox.calendar_store import calendars_of
+from sandbox.calendar_seed import calendars_of
 from sandbox.changes import ItemKind
 from sandbox.errors import GraphError, bad_request, invalid_request_body
 from sandbox.graph import collection, context_url, entity, json_body, no_content, principal

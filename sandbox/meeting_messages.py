@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from sandbox.calendar_store import CalendarStore, UserCalendars, calendars_of, fmt
+from sandbox.calendar_seed import calendars_of
+from sandbox.calendar_store import CalendarStore, UserCalendars, fmt
 from sandbox.mailbox import Mailbox, Message
 from sandbox.message_model import MEETING_LINK as LINK
 from sandbox.message_model import new_message
