@@ -34,6 +34,7 @@ MAX_ASKED_MINUTES = 525_600
 """Longest lifetime that may be asked (a year; Graph's longest is 42,300 minutes, so anything above
 is clamped anyway): larger numbers would overflow the date arithmetic."""
 
+
 class Subscription(GraphObject):
     """A change-notification subscription (microsoft.graph.subscription), without its clientState."""
 
