@@ -1,5 +1,5 @@
-"""Change-notification subscriptions: create (any resource, or a calendar's events, or a mail
-folder's messages, reusing an identical one), list, get, renew, reauthorize and delete them.
+"""Change-notification subscriptions: create, list, get, renew, reauthorize and delete them (creating
+a calendar's or a mail folder's, reusing an identical one, is in subscriptions_reuse.py).
 
 Graph keeps a subscription alive for at most 4,230 minutes (1,440 with resource data); expiries
 are clamped to that (``expirationCapped``). ``clientState`` is write-only here: it authenticates
@@ -154,7 +154,7 @@ class _Target:
     client_state: str | None = field(default=None, repr=False)
 
 
-def _target(ctx: ActionContext, params: NotificationFields) -> _Target:
+def target_of(ctx: ActionContext, params: NotificationFields) -> _Target:
     """The notification URL and clientState: as given, or the trigger instance's."""
     if params.trigger_instance_id is not None:
         instance = subs.instance_target(ctx, params.trigger_instance_id, subscribing=True)
@@ -219,7 +219,7 @@ class CreateSubscriptionInput(MailboxInput, NotificationFields):
         return self
 
 
-def _create(
+def create_in(
     ctx: ActionContext,
     resource: str,
     change_types: list[str],
@@ -229,7 +229,7 @@ def _create(
     extra: dict[str, Any] | None = None,
     target: _Target | None = None,
 ) -> dict[str, Any]:
-    target = target or _target(ctx, params)
+    target = target or target_of(ctx, params)
     rich = bool((extra or {}).get("includeResourceData"))
     expiry = subs.expiry(resource, rich, minutes=params.expiration_minutes, at=at)
     body: dict[str, Any] = {
@@ -265,96 +265,9 @@ def create_subscription(ctx: ActionContext, params: CreateSubscriptionInput) -> 
     if params.latest_supported_tls_version:
         extra["latestSupportedTlsVersion"] = params.latest_supported_tls_version
     resource = subs.mailbox_resource(ctx, params.resource, params.user_id)
-    return _create(
+    return create_in(
         ctx, resource, list(params.change_types), params, at=params.expiration_date_time, extra=extra
     )
-
-
-# -- create, or reuse an identical one ------------------------------------------------------------------
-class ReusableInput(MailboxInput, NotificationFields):
-    change_types: list[ChangeType] = Field(
-        default=["created", "updated", "deleted"],
-        min_length=1,
-        max_length=3,
-        title="Change types",
-        description="Which changes to be told about.",
-        json_schema_extra={"uniqueItems": True},
-    )
-    expiration_date_time: str | None = Field(
-        default=None,
-        title="Expires at",
-        description="An exact expiry (ISO 8601) instead of `expiration_minutes` (clamped to Graph's"
-        " maximum).",
-        examples=["2026-11-25T18:00:00Z"],
-    )
-    allow_duplicates: bool = Field(
-        default=False,
-        title="Allow duplicates",
-        description="Always create a new subscription, even when an identical one (same resource,"
-        " change types and URL) exists; off: that one is renewed instead.",
-    )
-
-    _types = field_validator("change_types")(subs.check_change_types)
-    _expiry = field_validator("expiration_date_time")(subs.check_expiry_text)
-
-    _one_expiry = model_validator(mode="after")(subs.check_one_expiry)
-
-
-def _create_or_reuse(ctx: ActionContext, resource: str, params: ReusableInput) -> dict[str, Any]:
-    """Renew the identical subscription if there is one (the seed connector compared only the URL,
-    so a second folder or other change types silently reused the wrong one); else create it."""
-    target = _target(ctx, params)
-    at = params.expiration_date_time
-    existing = (
-        None
-        if params.allow_duplicates
-        else subs.find_same(ctx, resource, params.change_types, target.notification_url)
-    )
-    if existing is not None:
-        try:
-            return _renew(ctx, str(existing["id"]), existing, params.expiration_minutes, at, reused=True)
-        except GraphError as exc:
-            if exc.status != 404:  # expired between the list and the renewal: make a new one
-                raise
-    created = _create(ctx, resource, list(params.change_types), params, at=at, target=target)
-    return {**created, "reused": False}
-
-
-class CreateEventSubscriptionInput(ReusableInput):
-    calendar_id: GraphId | None = Field(
-        default=None,
-        min_length=1,
-        title="Calendar",
-        description="Graph id of the calendar to watch. Empty: the default calendar.",
-    )
-
-
-@returns(ReusableSubscriptionOutput)
-def create_event_subscription(ctx: ActionContext, params: CreateEventSubscriptionInput) -> dict[str, Any]:
-    mailbox = subs.mailbox_resource(ctx, "me", params.user_id)
-    resource = (
-        f"{mailbox}/calendars/{params.calendar_id}/events" if params.calendar_id else f"{mailbox}/events"
-    )
-    return _create_or_reuse(ctx, resource, params)
-
-
-class CreateMailFolderSubscriptionInput(ReusableInput):
-    folder_id: GraphId = Field(
-        default="inbox",
-        min_length=1,
-        title="Folder",
-        description="The folder to watch: a well-known name (inbox, sentitems, drafts, archive...)"
-        " or a Graph id.",
-    )
-
-
-@returns(ReusableSubscriptionOutput)
-def create_mail_folder_subscription(
-    ctx: ActionContext, params: CreateMailFolderSubscriptionInput
-) -> dict[str, Any]:
-    mailbox = subs.mailbox_resource(ctx, "me", params.user_id)
-    folder = params.folder_id.replace("'", "''")  # an OData string literal
-    return _create_or_reuse(ctx, f"{mailbox}/mailFolders('{folder}')/messages", params)
 
 
 # -- read -------------------------------------------------------------------------------------------
@@ -438,7 +351,7 @@ def get_subscription(ctx: ActionContext, params: SubscriptionIdInput) -> dict[st
 
 
 # -- renew, move, reauthorize ---------------------------------------------------------------------------
-def _renew(
+def renew(
     ctx: ActionContext,
     subscription_id: str,
     subscription: dict[str, Any],
@@ -504,7 +417,7 @@ def update_subscription(ctx: ActionContext, params: UpdateSubscriptionInput) -> 
     subscription = ctx.graph.get_json(
         subs.subscription_path(params.subscription_id)
     )  # its resource's maximum
-    return _renew(
+    return renew(
         ctx,
         params.subscription_id,
         subscription,
@@ -534,7 +447,7 @@ class UpdateExpirationInput(SubscriptionIdInput):
 @returns(SubscriptionOutput)
 def update_event_subscription_expiration(ctx: ActionContext, params: UpdateExpirationInput) -> dict[str, Any]:
     subscription = ctx.graph.get_json(subs.subscription_path(params.subscription_id))
-    return _renew(
+    return renew(
         ctx,
         params.subscription_id,
         subscription,
