@@ -177,6 +177,19 @@ class LeaseStore(Protocol):
     def lease_holder(self, name: str) -> str | None: ...
 
 
+class SlotStore(LeaseStore, Protocol):
+    """Concurrency slots leased to requests in flight (Graph's limit per app + mailbox, kept
+    across processes): rows taken all or none in one statement, given back by their holder."""
+
+    def add_slots(self, names: Sequence[str]) -> None: ...
+
+    def take_slots(
+        self, names: Sequence[str], count: int, holder: str, seconds: float, turn: str
+    ) -> list[str]: ...
+
+    def give_back_slots(self, names: Sequence[str], holder: str) -> int: ...
+
+
 class DeliveredKeys(Protocol):
     """What was delivered, by (instance, dedupe key): exactly once across threads and processes."""
 
