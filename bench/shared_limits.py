@@ -3,7 +3,7 @@ shared slot pool on SQLite and PostgreSQL against the per-process pool only, and
 processes sharing one mailbox get out of its 4 slots.
 
     .venv/bin/python bench/shared_limits.py [--requests 2000] [--rounds 5] [--latency-ms 50]
-                                            [--no-postgres]
+                                            [--no-postgres] [--fsync]
 
 Overhead: one thread sends ``--requests`` GETs for one mailbox through a GraphClient whose
 transport answers at once (httpx.MockTransport), so the client side is all there is; rounds
@@ -13,7 +13,8 @@ for the request, then unlock): medians per request and their ratios.
 Sharing: 2 processes x 4 threads send GETs for one mailbox, each answered after
 ``--latency-ms`` (Graph's own time): requests/s with the shared pool against the ideal
 4 / latency, and without it (8 in flight: what Graph would answer with 429s).
-The PostgreSQL cluster is a throw-away one (``bench._postgres``; fsync off): compare ratios.
+The PostgreSQL cluster is a throw-away one (``bench._postgres``; fsync off unless ``--fsync``,
+which shows what a commit that waits for its WAL flush adds): compare ratios.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def time_advisory_locks(url: str, requests: int) -> float:
     from psycopg_pool import ConnectionPool
 
     client = _client(None, _instant)
-    keys = [hash((APP, "alice", n)) & 0x7FFFFFFF for n in range(4)]
+    keys = [hash((APP, "alice", n)) & 0x7FFFFFFF for n in range(4)]  # this run's keys
     with ConnectionPool(url, min_size=1, max_size=4, kwargs={"autocommit": True}, open=True) as pool:
         start = time.perf_counter()
         for _ in range(requests):
@@ -160,6 +161,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each sharing run")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--fsync", action="store_true", help="PostgreSQL with fsync and full page writes on")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="shared-limits-"))
@@ -168,7 +170,7 @@ def main() -> None:
     if not args.no_postgres:
         reason = unavailable()
         if reason is None:
-            server = TemporaryPostgres().start()
+            server = TemporaryPostgres(fsync=args.fsync).start()
             locations["PostgreSQL"] = server.url()
         else:
             print(f"PostgreSQL skipped: {reason}")

@@ -177,9 +177,10 @@ class LeaseStore(Protocol):
     def lease_holder(self, name: str) -> str | None: ...
 
 
-class SlotStore(LeaseStore, Protocol):
+class SlotStore(Protocol):
     """Concurrency slots leased to requests in flight (Graph's limit per app + mailbox, kept
-    across processes): rows taken all or none in one statement, given back by their holder."""
+    across processes): rows taken all or none in one statement, given back by their holder; a
+    turn that a taker of several slots holds while it waits."""
 
     def add_slots(self, names: Sequence[str]) -> None: ...
 
@@ -188,6 +189,10 @@ class SlotStore(LeaseStore, Protocol):
     ) -> list[str]: ...
 
     def give_back_slots(self, names: Sequence[str], holder: str) -> int: ...
+
+    def take_turn(self, turn: str, holder: str, seconds: float) -> bool: ...
+
+    def turn_holder(self, turn: str) -> str | None: ...
 
 
 class DeliveredKeys(Protocol):

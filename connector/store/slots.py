@@ -1,21 +1,24 @@
 """Graph's concurrency limit (4 requests in flight per app + mailbox) kept across processes and
 machines that share the store.
 
-Each app + mailbox key has ``limit`` rows in the ``trigger_leases`` table
+Each app + mailbox key has ``limit`` rows in the ``graph_slots`` table
 (``graph-slot:<hash of the key>:<n>``; the hash keeps mailbox addresses out of the table). A row
 is a slot leased to one request attempt: taken in ONE statement (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so concurrent takers never wait on each other's row locks), given back in one, and
 taken over once its lease runs out (a holder that died, even by SIGKILL, frees its slot after
 the lease: longer than the request's timeout). Several slots (a ``$batch``) are taken all or
-none. A taker of several slots first holds the key's turn (``graph-slot:<hash>:turn``, a short
-lease it renews while it waits): single takers leave free slots alone while someone else holds
-it, so a batch is not starved by a stream of single requests and no two batches ever hold part
-of the slots each.
+none. A taker of several slots first holds the key's turn (row ``graph-slot:<hash>:turn``, a
+short lease it renews while it waits): single takers leave free slots alone while someone else
+holds it, so a batch is not starved by a stream of single requests, and no two batches ever
+hold part of the slots each.
 
 Leases rather than PostgreSQL session advisory locks: an advisory lock is held by a connection,
 so every request in flight would keep a pooled connection checked out (4 per busy mailbox per
 node: a node busy on 50 mailboxes needs 200 connections), while a lease costs two short
-statements and no connection between them. ``bench/shared_limits.py`` measures both.
+statements and no connection between them. Their own table rather than ``trigger_leases``: on
+PostgreSQL it is UNLOGGED, so a take or give back does not wait for a WAL flush (a slot lives
+for seconds; after a database crash the table starts empty, all slots free).
+``bench/shared_limits.py`` measures the costs.
 """
 
 from __future__ import annotations
@@ -47,13 +50,13 @@ _R = TypeVar("_R")
 
 
 class Slots(StoreCore):
-    """``SlotStore`` over the backend (rows of the ``trigger_leases`` table)."""
+    """``SlotStore`` over the backend (the ``graph_slots`` table)."""
 
     def add_slots(self, names: Sequence[str]) -> None:
         """Create the slot rows ``names``, free (those that exist are left as they are)."""
         with self.db.read() as db:
             db.execute(
-                "INSERT INTO trigger_leases (name, holder, expires_at) VALUES "
+                "INSERT INTO graph_slots (name, holder, expires_at) VALUES "
                 + ", ".join(["(?, '', 0)"] * len(names))
                 + " ON CONFLICT (name) DO NOTHING",
                 tuple(names),
@@ -63,18 +66,18 @@ class Slots(StoreCore):
         self, names: Sequence[str], count: int, holder: str, seconds: float, turn: str
     ) -> list[str]:
         """Lease ``count`` of the slot rows ``names`` to ``holder`` for ``seconds``, all or none,
-        in one statement; none either while another holder has the lease ``turn``. The names
+        in one statement; none either while another holder has the turn ``turn``. The names
         taken (``[]``: nothing was taken)."""
         now = self.clock()
         postgres = self.db.name == "postgresql"
         marks = ", ".join("?" * len(names))
         sql = (
             f"WITH free AS{' MATERIALIZED' if postgres else ''} ("
-            f"SELECT name FROM trigger_leases WHERE name IN ({marks}) AND expires_at <= ?"
+            f"SELECT name FROM graph_slots WHERE name IN ({marks}) AND expires_at <= ?"
             f" LIMIT ?{' FOR UPDATE SKIP LOCKED' if postgres else ''})"
-            " UPDATE trigger_leases SET holder = ?, expires_at = ?"
+            " UPDATE graph_slots SET holder = ?, expires_at = ?"
             " WHERE name IN (SELECT name FROM free) AND (SELECT COUNT(*) FROM free) = ?"
-            " AND NOT EXISTS (SELECT 1 FROM trigger_leases AS t"
+            " AND NOT EXISTS (SELECT 1 FROM graph_slots AS t"
             " WHERE t.name = ? AND t.expires_at > ? AND t.holder <> ?)"
             " RETURNING name"
         )
@@ -87,10 +90,35 @@ class Slots(StoreCore):
         marks = ", ".join("?" * len(names))
         with self.db.read() as db:
             return db.execute(
-                "UPDATE trigger_leases SET holder = '', expires_at = 0"
+                "UPDATE graph_slots SET holder = '', expires_at = 0"
                 f" WHERE name IN ({marks}) AND holder = ?",
                 (*names, holder),
             ).rowcount
+
+    def take_turn(self, turn: str, holder: str, seconds: float) -> bool:
+        """Hold (or keep holding) the turn ``turn`` for ``seconds``; False while another holder
+        has it and its time has not run out."""
+        now = self.clock()
+        with self.db.read() as db:
+            return (
+                db.execute(
+                    "INSERT INTO graph_slots (name, holder, expires_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,"
+                    " expires_at = excluded.expires_at"
+                    " WHERE graph_slots.expires_at <= ? OR graph_slots.holder = excluded.holder",
+                    (turn, holder, now + seconds, now),
+                ).rowcount
+                > 0
+            )
+
+    def turn_holder(self, turn: str) -> str | None:
+        """Who holds the turn now (None: nobody, or their time ran out)."""
+        with self.db.read() as db:
+            row = db.execute(
+                "SELECT holder FROM graph_slots WHERE name = ? AND expires_at > ? AND holder <> ''",
+                (turn, self.clock()),
+            ).fetchone()
+        return None if row is None else str(row[0])
 
 
 class SlotToken(NamedTuple):
@@ -147,16 +175,18 @@ class StoreSlotPool:
         try:
             while True:
                 if count > 1:  # hold (or renew) the turn while waiting for several slots
-                    has_turn = self._store_call(store.acquire_lease, turn, holder, self._turn_seconds)
+                    has_turn = self._store_call(store.take_turn, turn, holder, self._turn_seconds)
                 if count == 1 or has_turn:
                     taken = self._store_call(store.take_slots, names, count, holder, seconds, turn)
                     if taken:
                         return SlotToken(tuple(taken), holder)
+                    if wait == self._first_wait:  # busy, or its rows are gone (a crash emptied
+                        self._store_call(store.add_slots, names)  # the UNLOGGED table): make sure
                 self._sleep(wait)
                 wait = min(wait * 2, self._max_wait)
         finally:
             if has_turn:
-                self._give_back(store.release_lease, turn, holder)
+                self._give_back(store.give_back_slots, (turn,), holder)
 
     def release(self, token: object) -> None:
         """Give the slots back; never raises (a slot that could not be freed frees itself when

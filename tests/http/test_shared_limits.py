@@ -32,7 +32,7 @@ def held(store: Store) -> list[float]:
     """The leases (seconds left) of the slots held now."""
     with store.read() as db:
         rows = db.execute(
-            "SELECT expires_at FROM trigger_leases WHERE name LIKE 'graph-slot:%' AND holder <> ''"
+            "SELECT expires_at FROM graph_slots WHERE name LIKE 'graph-slot:%' AND holder <> ''"
             " AND name NOT LIKE '%:turn'"
         ).fetchall()
     return sorted(float(row[0]) - NOW for row in rows)
@@ -116,7 +116,7 @@ def test_a_failing_store_stops_the_request_before_it_is_sent(
     client = make_client(lambda request: sent.append(request) or httpx.Response(200, json={}),
                          shared_slots=StoreSlotPool(store))
     with store.transaction() as db:
-        db.execute("DROP TABLE trigger_leases")
+        db.execute("DROP TABLE graph_slots")
     with pytest.raises(ConfigurationError, match="concurrency limit"):
         client.get_json("/me/messages")
     assert sent == []

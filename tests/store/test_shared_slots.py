@@ -94,7 +94,7 @@ def test_takers_racing_for_the_slots_never_get_more_than_four(
         handed_out = [name for names_won in won for name in names_won]
         assert len(handed_out) == len(set(handed_out)) <= 4
         with store.transaction() as db:  # free every slot for the next round
-            db.execute("UPDATE trigger_leases SET holder = '', expires_at = 0")
+            db.execute("UPDATE graph_slots SET holder = '', expires_at = 0")
 
 
 def test_several_slots_all_or_none(store: Store, open_store: Callable[..., Store], clock: FakeClock) -> None:
@@ -137,6 +137,26 @@ def test_release_by_a_non_holder_does_nothing(store: Store) -> None:
     assert len(store.take_slots(names, 4, "other", 60, turn)) == 4
 
 
+def test_slot_rows_that_vanished_are_made_again(store: Store) -> None:
+    """After a PostgreSQL crash the UNLOGGED table is empty: a pool that made the rows before
+    makes them again instead of waiting for rows that no longer exist."""
+    pool = StoreSlotPool(store)
+    pool.release(pool.acquire(KEY, 1, 60))
+    with store.transaction() as db:
+        db.execute("DELETE FROM graph_slots")
+    token = pool.acquire(KEY, 4, 60)
+    assert len(token.names) == 4
+    names, turn = pool.names(KEY)
+    assert store.take_slots(names, 1, "other", 60, turn) == []
+
+
+def test_the_slot_table_is_unlogged_on_postgresql(postgres_url: str) -> None:
+    """No WAL flush per take and give back; a crash empties it (every slot free)."""
+    with Store(postgres_url) as store, store.read() as db:
+        row = db.execute("SELECT relpersistence FROM pg_class WHERE oid = 'graph_slots'::regclass").fetchone()
+    assert row[0] == "u"
+
+
 def test_keys_have_their_own_slots(store: Store) -> None:
     pool = StoreSlotPool(store)
     alice = pool.acquire(KEY, 4, 60)
@@ -164,20 +184,20 @@ def test_a_batch_waiting_for_its_turn_keeps_single_takers_off(
     thread = threading.Thread(target=lambda: got.append(batch_pool.acquire(KEY, 4, 60)))
     thread.start()
     assert waiting.wait(WAIT)
-    assert store.lease_holder(turn) is not None
+    assert store.turn_holder(turn) is not None
     assert store.take_slots(names, 1, "another-single", 60, turn) == []  # 3 free, but not its turn
     assert single_store.give_back_slots(single, "single") == 1
     thread.join(WAIT)
     assert not thread.is_alive()
     assert len(got[0].names) == 4  # type: ignore[attr-defined]
-    assert store.lease_holder(turn) is None  # the turn is given back with the slots taken
+    assert store.turn_holder(turn) is None  # the turn is given back with the slots taken
 
 
 def test_a_failing_store_is_a_connector_error_and_a_release_never_raises(store: Store) -> None:
     pool = StoreSlotPool(store)
     token = pool.acquire(KEY, 1, 60)
     with store.transaction() as db:
-        db.execute("DROP TABLE trigger_leases")  # the database answers with an error
+        db.execute("DROP TABLE graph_slots")  # the database answers with an error
     with pytest.raises(ConfigurationError, match="concurrency limit shared through") as caught:
         pool.acquire("client-id@contoso:bob@contoso.com", 1, 60)
     assert "bob" not in str(caught.value)
