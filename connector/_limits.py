@@ -16,7 +16,6 @@ from urllib.parse import unquote
 Slots = queue.SimpleQueue[None]
 
 
-
 class SharedSlots(Protocol):
     """Slots shared with other processes and machines, taken after the process-wide ones."""
 

@@ -15,7 +15,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import httpx
 
@@ -160,7 +160,7 @@ class GraphClient:
         shared = None
         if pool is not None and self._shared is not None:
             hold = self._hold_seconds if timeout is None else _hold_seconds(timeout)
-            shared = (f"{self._limit_key}:{mailbox.lower()}", hold)
+            shared = _SharedTake(self._shared, f"{self._limit_key}:{mailbox.lower()}", hold)
         return self._send(request, idempotent, pool, auth, frozenset(unprocessed), held, retry, shared)
 
     def get_json(
@@ -348,10 +348,10 @@ class GraphClient:
         unprocessed: frozenset[int] = UNPROCESSED_STATUSES,
         held: int = 1,
         retry: RetryPolicy | None = None,
-        shared: tuple[str, float] | None = None,
+        shared: _SharedTake | None = None,
     ) -> httpx.Response:
         """Send with retries; each attempt holds ``held`` of the mailbox's ``slots`` and, with
-        ``shared`` (key, longest hold in seconds), as many of the shared pool's after them."""
+        ``shared``, as many of the shared pool's after them."""
         policy = retry or self._retry
         send = self._client.send if auth else self._send_without_auth
         failure: httpx.Response | Exception
@@ -364,7 +364,7 @@ class GraphClient:
                 if slots is None:
                     response = send(request)
                 elif shared is not None:
-                    response = self._send_shared(send, request, slots, held, shared)
+                    response = _send_shared(send, request, slots, held, shared)
                 elif held == 1:
                     slots.get()  # wait for a free slot (held for this attempt only, not while sleeping)
                     try:
@@ -423,30 +423,6 @@ class GraphClient:
             self._sleep(wait)
             waited += wait
 
-    def _send_shared(
-        self,
-        send: Callable[[httpx.Request], httpx.Response],
-        request: httpx.Request,
-        slots: _limits.Slots,
-        held: int,
-        shared: tuple[str, float],
-    ) -> httpx.Response:
-        """One attempt holding the process's slots first (so its threads do not all poll the
-        store), then the shared pool's."""
-        assert self._shared is not None
-        if held == 1:
-            slots.get()
-        else:
-            _limits.take(slots, held)
-        try:
-            token = self._shared.acquire(shared[0], held, shared[1])
-            try:
-                return send(request)
-            finally:
-                self._shared.release(token)
-        finally:
-            _limits.give_back(slots, held)
-
     def _error(
         self, request: httpx.Request, response: httpx.Response, attempt: int, retry_after: float | None = None
     ) -> GraphError:
@@ -459,6 +435,37 @@ class GraphClient:
             retries=attempt - 1,
             retry_after=retry_after,
         )
+
+
+class _SharedTake(NamedTuple):
+    """What an attempt takes from the shared pool: the pool, the app + mailbox key, the lease."""
+
+    pool: _limits.SharedSlots
+    key: str
+    hold: float
+
+
+def _send_shared(
+    send: Callable[[httpx.Request], httpx.Response],
+    request: httpx.Request,
+    slots: _limits.Slots,
+    held: int,
+    shared: _SharedTake,
+) -> httpx.Response:
+    """One attempt holding the process's slots first (so its threads do not all poll the store),
+    then the shared pool's."""
+    if held == 1:
+        slots.get()
+    else:
+        _limits.take(slots, held)
+    try:
+        token = shared.pool.acquire(shared.key, held, shared.hold)
+        try:
+            return send(request)
+        finally:
+            shared.pool.release(token)
+    finally:
+        _limits.give_back(slots, held)
 
 
 def _hold_seconds(timeout: float | httpx.Timeout | None) -> float:
