@@ -155,7 +155,7 @@ class StoreSlotPool:
         self._guard = threading.Lock()
 
     def names(self, key: str) -> tuple[tuple[str, ...], str]:
-        """The slot rows of ``key`` and its turn lease (the rows are created on first use)."""
+        """The slot rows of ``key`` and its turn (the rows are created on first use)."""
         known = self._known.get(key)
         if known is None:
             base = "graph-slot:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
@@ -180,8 +180,9 @@ class StoreSlotPool:
                     taken = self._store_call(store.take_slots, names, count, holder, seconds, turn)
                     if taken:
                         return SlotToken(tuple(taken), holder)
-                    if wait == self._first_wait:  # busy, or its rows are gone (a crash emptied
-                        self._store_call(store.add_slots, names)  # the UNLOGGED table): make sure
+                    if wait == self._first_wait:
+                        # busy, or the rows are gone (a crash empties the UNLOGGED table)
+                        self._store_call(store.add_slots, names)
                 self._sleep(wait)
                 wait = min(wait * 2, self._max_wait)
         finally:
