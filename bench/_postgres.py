@@ -65,7 +65,7 @@ def _free_port() -> int:
 class TemporaryPostgres:
     """One cluster; ``url(dbname)`` connects as the superuser ``postgres`` (trust auth, loopback)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, fsync: bool = False) -> None:
         reason = unavailable()
         if reason is not None:
             raise RuntimeError(reason)
@@ -76,6 +76,8 @@ class TemporaryPostgres:
         self.log = self.root / "server.log"
         self._as_root = os.geteuid() == 0
         self._started = False
+        self._durable = "on" if fsync else "off"
+        """fsync and full_page_writes: off (tests: fast, nothing to keep) unless ``fsync=True``."""
 
     def _run(self, *command: str) -> None:
         assert self.bin is not None
@@ -110,8 +112,8 @@ class TemporaryPostgres:
                 "--no-instructions",
             )
             options = (
-                f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off"
-                " -c synchronous_commit=on -c max_connections=200 -c full_page_writes=off"
+                f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync={self._durable}"
+                f" -c synchronous_commit=on -c max_connections=200 -c full_page_writes={self._durable}"
             )
             self._run(
                 "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.log), "-w", "-t", "60", "start"

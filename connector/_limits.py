@@ -1,10 +1,12 @@
-"""Graph's per app+mailbox concurrency limit, shared by every thread and client in the process."""
+"""Graph's per app+mailbox concurrency limit, shared by every thread and client in the process,
+and the protocol of a pool shared with other processes (``connector.store.slots``)."""
 
 from __future__ import annotations
 
 import queue
 import re
 import threading
+from typing import Protocol
 from urllib.parse import unquote
 
 # A slot pool is a SimpleQueue pre-filled with ``limit`` tokens: get() takes a slot (blocking while
@@ -12,6 +14,21 @@ from urllib.parse import unquote
 # it took) but is implemented in C: ~0.1 us per acquire+release against ~1-5 us for
 # threading.BoundedSemaphore, which is written in Python on top of a Condition.
 Slots = queue.SimpleQueue[None]
+
+
+class SharedSlots(Protocol):
+    """Slots shared with other processes and machines, taken after the process-wide ones."""
+
+    def acquire(self, key: str, count: int, seconds: float) -> object:
+        """Wait for ``count`` slots of ``key`` (all or none), held at most ``seconds`` (then they
+        free themselves: a holder that died); a token for ``release``. Raises only the
+        connector's errors (nothing is sent then)."""
+        ...
+
+    def release(self, token: object) -> None:
+        """Give back what ``acquire`` took; never raises."""
+        ...
+
 
 _registry: dict[str, Slots] = {}
 _registry_lock = threading.Lock()

@@ -15,7 +15,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import httpx
 
@@ -53,7 +53,8 @@ class GraphClient:
 
     Thread-safe; one ``httpx.Client`` (connection pool) per instance. ``mailbox_limit_key``
     identifies the app (+ tenant) for the concurrency limit, which every client in the process
-    with the same key shares.
+    with the same key shares; with ``shared_slots`` (a store-backed pool) each attempt also holds
+    a slot of that pool, so the limit holds across processes and machines.
     """
 
     def __init__(
@@ -63,6 +64,7 @@ class GraphClient:
         auth: httpx.Auth | None = None,
         mailbox_limit_key: str = "",
         max_concurrency: int = 4,
+        shared_slots: _limits.SharedSlots | None = None,
         retry: RetryPolicy | None = None,
         timeout: float | httpx.Timeout = 30.0,
         transport: httpx.BaseTransport | None = None,
@@ -83,6 +85,8 @@ class GraphClient:
         self._limit_key = mailbox_limit_key
         self._max_concurrency = max_concurrency
         self._slots: dict[str, _limits.Slots] = {}
+        self._shared = shared_slots
+        self._hold_seconds = _hold_seconds(timeout)
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._log = logger or _log
@@ -152,9 +156,12 @@ class GraphClient:
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
         held = max(1, min(slots, self._max_concurrency))
-        return self._send(
-            request, idempotent, self._slots_for(mailbox), auth, frozenset(unprocessed), held, retry
-        )
+        pool = self._slots_for(mailbox)
+        shared = None
+        if pool is not None and self._shared is not None:
+            hold = self._hold_seconds if timeout is None else _hold_seconds(timeout)
+            shared = _SharedTake(self._shared, f"{self._limit_key}:{mailbox.lower()}", hold)
+        return self._send(request, idempotent, pool, auth, frozenset(unprocessed), held, retry, shared)
 
     def get_json(
         self,
@@ -341,7 +348,10 @@ class GraphClient:
         unprocessed: frozenset[int] = UNPROCESSED_STATUSES,
         held: int = 1,
         retry: RetryPolicy | None = None,
+        shared: _SharedTake | None = None,
     ) -> httpx.Response:
+        """Send with retries; each attempt holds ``held`` of the mailbox's ``slots`` and, with
+        ``shared``, as many of the shared pool's after them."""
         policy = retry or self._retry
         send = self._client.send if auth else self._send_without_auth
         failure: httpx.Response | Exception
@@ -353,6 +363,8 @@ class GraphClient:
             try:
                 if slots is None:
                     response = send(request)
+                elif shared is not None:
+                    response = _send_shared(send, request, slots, held, shared)
                 elif held == 1:
                     slots.get()  # wait for a free slot (held for this attempt only, not while sleeping)
                     try:
@@ -423,6 +435,48 @@ class GraphClient:
             retries=attempt - 1,
             retry_after=retry_after,
         )
+
+
+class _SharedTake(NamedTuple):
+    """What an attempt takes from the shared pool: the pool, the app + mailbox key, the lease."""
+
+    pool: _limits.SharedSlots
+    key: str
+    hold: float
+
+
+def _send_shared(
+    send: Callable[[httpx.Request], httpx.Response],
+    request: httpx.Request,
+    slots: _limits.Slots,
+    held: int,
+    shared: _SharedTake,
+) -> httpx.Response:
+    """One attempt holding the process's slots first (so its threads do not all poll the store),
+    then the shared pool's."""
+    if held == 1:
+        slots.get()
+    else:
+        _limits.take(slots, held)
+    try:
+        token = shared.pool.acquire(shared.key, held, shared.hold)
+        try:
+            return send(request)
+        finally:
+            shared.pool.release(token)
+    finally:
+        _limits.give_back(slots, held)
+
+
+def _hold_seconds(timeout: float | httpx.Timeout | None) -> float:
+    """How long a shared slot may stay held (its lease): well past the request's timeout, so it
+    only runs out for a holder that died. An unbounded timeout counts as 5 minutes."""
+    if isinstance(timeout, httpx.Timeout):
+        figures = [t for t in (timeout.connect, timeout.read, timeout.write, timeout.pool) if t is not None]
+        longest = max(figures, default=300.0)
+    else:
+        longest = 300.0 if timeout is None else float(timeout)
+    return 60.0 + 2 * longest
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int]:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import httpx
 
     from connections.base import Connection
+    from connector._limits import SharedSlots
     from connector.http import GraphClient
     from connector.store import Store
     from connector.store.interfaces import AuditLog
@@ -49,6 +50,8 @@ class Runtime:
 
     ``strict_output`` makes an output that breaks its schema an error (tests); otherwise it is
     logged (production). ``transport`` replaces the network for every client (tests, benchmarks).
+    With a store shared by several processes (PostgreSQL, or ``$OUTLOOK_CONNECTOR_SHARED_LIMITS=1``)
+    the clients keep Graph's concurrency limit through it (``connector.store.slots``).
     """
 
     def __init__(
@@ -72,6 +75,11 @@ class Runtime:
             strict_output = os.environ.get(STRICT_OUTPUT_ENV, "") not in ("", "0", "false")
         self.strict_output = strict_output
         self._transport = transport
+        self._shared_slots: SharedSlots | None = None
+        if store is not None:  # Graph's concurrency limit kept through a shared store
+            from connector.store.slots import shared_slot_pool
+
+            self._shared_slots = shared_slot_pool(store)
         self._clients: dict[str, GraphClient] = {}
         self._retired: list[GraphClient] = []
         self._lock = threading.Lock()
@@ -105,6 +113,7 @@ class Runtime:
                         connection.graph_base_url,
                         auth=connection.auth(),
                         mailbox_limit_key=connection.throttle_key,
+                        shared_slots=self._shared_slots,
                         transport=self._transport,
                     )
                     prefix = connection.name + "\0"

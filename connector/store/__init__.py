@@ -9,7 +9,7 @@ log, in one SQLite database (the default) or one PostgreSQL database shared by m
     store.kv_put("delta", "work:inbox", "https://graph.microsoft.com/...deltatoken=...")
 
 One protocol per concern (``connector.store.interfaces``); ``Store`` implements each once
-(``connections``, ``kv``, ``triggers``, ``queue``, ``delivered``, ``leases``, ``policies``,
+(``connections``, ``kv``, ``triggers``, ``queue``, ``delivered``, ``leases``, ``slots``, ``policies``,
 ``approvals``, ``audit``) in plain SQL over a database backend (``connector.store.sqlite``,
 ``connector.store.postgres``). Safe to share between threads (each operation borrows a pooled
 connection) and between processes and machines (``lock()`` for longer critical sections such as a
@@ -54,6 +54,7 @@ from connector.store.interfaces import (
     LeaseStore,
     NotificationQueue,
     PolicyStore,
+    SlotStore,
     TriggerInstanceStore,
 )
 from connector.store.kv import KeyValues
@@ -72,6 +73,7 @@ from connector.store.records import (
     TriggerInstance,
     UnknownTriggerInstanceError,
 )
+from connector.store.slots import Slots
 from connector.store.sqlite import MIGRATIONS, SQLiteDatabase
 from connector.store.triggers import TriggerInstances
 
@@ -92,7 +94,16 @@ def principal_from_env() -> Principal | None:
 
 
 class Store(
-    Connections, KeyValues, TriggerInstances, Queue, Delivered, Leases, Policies, Approvals, AuditTable
+    Connections,
+    KeyValues,
+    TriggerInstances,
+    Queue,
+    Delivered,
+    Leases,
+    Slots,
+    Policies,
+    Approvals,
+    AuditTable,
 ):
     """State database; see the package docstring. ``location`` is a SQLite file path or a
     ``postgresql://`` URL; without it ``$OUTLOOK_CONNECTOR_STORE``, else
@@ -183,6 +194,7 @@ __all__ = [
     "Principal",
     "QueuedNotification",
     "ReceiverAccess",
+    "SlotStore",
     "Store",
     "TriggerInstance",
     "TriggerInstanceStore",

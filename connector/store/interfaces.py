@@ -177,6 +177,24 @@ class LeaseStore(Protocol):
     def lease_holder(self, name: str) -> str | None: ...
 
 
+class SlotStore(Protocol):
+    """Concurrency slots leased to requests in flight (Graph's limit per app + mailbox, kept
+    across processes): rows taken all or none in one statement, given back by their holder; a
+    turn that a taker of several slots holds while it waits."""
+
+    def add_slots(self, names: Sequence[str]) -> None: ...
+
+    def take_slots(
+        self, names: Sequence[str], count: int, holder: str, seconds: float, turn: str
+    ) -> list[str]: ...
+
+    def give_back_slots(self, names: Sequence[str], holder: str) -> int: ...
+
+    def take_turn(self, turn: str, holder: str, seconds: float) -> bool: ...
+
+    def turn_holder(self, turn: str) -> str | None: ...
+
+
 class DeliveredKeys(Protocol):
     """What was delivered, by (instance, dedupe key): exactly once across threads and processes."""
 

@@ -1,7 +1,7 @@
 """The schema's versions, written once for both backends.
 
 Each statement names its column types by role (``{float}``, ``{bytes}``, ``{bigint}``, ``{serial}``,
-``{without_rowid}``), filled in per dialect by ``for_dialect``; a ``(dialect, sql)`` pair is a
+``{without_rowid}``, ``{unlogged}``), filled in per dialect by ``for_dialect``; a ``(dialect, sql)`` pair is a
 statement only that dialect runs. Append new versions here: both backends then migrate alike.
 """
 
@@ -21,6 +21,7 @@ DIALECT_TYPES: dict[str, dict[str, str]] = {
         "bigint": "INTEGER",
         "serial": "INTEGER PRIMARY KEY AUTOINCREMENT",
         "without_rowid": " WITHOUT ROWID",
+        "unlogged": "",
     },
     "postgresql": {
         "float": "DOUBLE PRECISION",
@@ -28,6 +29,7 @@ DIALECT_TYPES: dict[str, dict[str, str]] = {
         "bigint": "BIGINT",
         "serial": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
         "without_rowid": "",
+        "unlogged": "UNLOGGED ",
     },
 }
 
@@ -181,6 +183,17 @@ SCHEMA: tuple[tuple[int, str, tuple[Statement, ...]], ...] = (
             "ALTER TABLE trigger_instances ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
             "ALTER TABLE trigger_instances ADD COLUMN scope TEXT NOT NULL DEFAULT 'organization'",
             "CREATE INDEX trigger_instances_tenant ON trigger_instances (tenant, owner)",
+        ),
+    ),
+    (
+        8,
+        "graph_slots: Graph's concurrent requests per app + mailbox, leased across processes",
+        (  # UNLOGGED on PostgreSQL: a slot lives seconds, so no WAL flush per take and give back
+            """CREATE {unlogged}TABLE graph_slots (
+                name TEXT PRIMARY KEY,
+                holder TEXT NOT NULL,
+                expires_at {float} NOT NULL
+            ){without_rowid}""",
         ),
     ),
 )
