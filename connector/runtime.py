@@ -101,7 +101,8 @@ class Runtime:
                 " load it again (nothing was sent with the old settings)"
             )
         revision = getattr(connection, "revision", None) or ""
-        cache_key = f"{connection.name}\0{connection.type_key}\0{connection.graph_base_url}\0{revision}"
+        name = getattr(connection, "storage_name", None) or connection.name  # unique across tenants
+        cache_key = f"{name}\0{connection.type_key}\0{connection.graph_base_url}\0{revision}"
         client = self._clients.get(cache_key)
         if client is None:
             with self._lock:
@@ -116,7 +117,7 @@ class Runtime:
                         shared_slots=self._shared_slots,
                         transport=self._transport,
                     )
-                    prefix = connection.name + "\0"
+                    prefix = name + "\0"
                     for stale in [k for k in self._clients if k.startswith(prefix)]:
                         # an earlier version of this connection: closed with the runtime (a thread
                         # may still be finishing a request with it)

@@ -226,9 +226,14 @@ class ApprovalStore(Protocol):
 
 
 class PolicyStore(Protocol):
-    """Stored policies: one per connection and a default (``connection=None``)."""
+    """Stored policies: one per connection and a default (``connection=None``; a bound store's is
+    its tenant's)."""
 
     def get_policy(self, connection: str | None) -> dict[str, Any] | None: ...
+
+    def default_policy_for(self, connection: str) -> dict[str, Any] | None:
+        """The stored default that applies to ``connection`` (its tenant's, else the host's)."""
+        ...
 
     def set_policy(self, connection: str | None, policy: dict[str, Any]) -> None: ...
 

@@ -1,21 +1,29 @@
 """Many customers: connections and trigger instances belong to a tenant and an owner, scope
-personal or organization. A store bound to a principal never lets it list, read, use, change or
-delete another tenant's (or another member's personal) connections, instances or queued
-notifications; the host (an unbound store) sees everything. Both backends; the CLI too."""
+personal or organization; connection names are unique per tenant. A store bound to a principal
+never lets it list, read, use, change or delete another tenant's (or another member's personal)
+connections, instances, policies, approvals, audit records or queued notifications, and its
+refusals for another tenant's names are those for names nobody has; the host (an unbound store)
+sees everything, a tenant's connections by their stored names. Both backends; the CLI too."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from connector.cli import main
 from connector.errors import ConfigurationError
-from connector.store import ConnectionRecord, Principal, Store, TriggerInstance
+from connector.store import ConnectionRecord, Principal, Store, TriggerInstance, stored_name
 
 A1, A2, B1 = Principal("tenant-a", "alice"), Principal("tenant-a", "anna"), Principal("tenant-b", "bob")
+
+
+def a(name: str) -> str:
+    """How the host names tenant-a's connection ``name``."""
+    return stored_name("tenant-a", name)
 
 
 def _connection(name: str, scope: str = "organization") -> ConnectionRecord:
@@ -52,7 +60,7 @@ def test_listings_show_only_what_the_principal_may_use(views: dict[str, Store]) 
     def instances(view: str) -> list[str]:
         return sorted(i.id for i in views[view].list_trigger_instances())
 
-    assert names("host") == ["a-shared", "alice-own", "b-shared"]
+    assert names("host") == [a("a-shared"), a("alice-own"), stored_name("tenant-b", "b-shared")]
     assert (
         names("a1") == ["a-shared", "alice-own"]
         and names("a2") == ["a-shared"]
@@ -60,7 +68,8 @@ def test_listings_show_only_what_the_principal_may_use(views: dict[str, Store]) 
     )
     assert instances("a1") == ["inst-a-shared", "inst-alice-own"]
     assert instances("a2") == ["inst-a-shared"] and instances("b1") == ["inst-b"]
-    saved = views["host"].get_connection("alice-own")
+    assert views["host"].get_connection("alice-own") is None  # the host names it with its tenant
+    saved = views["host"].get_connection(a("alice-own"))
     assert saved is not None and (saved.tenant, saved.owner, saved.scope) == ("tenant-a", "alice", "personal")
 
 
@@ -81,23 +90,117 @@ def test_another_tenant_or_member_can_neither_use_nor_change_them(views: dict[st
         assert not store.delete_trigger_instance(id_)
         store.record_trigger_error(id_, "from another tenant")
     host = views["host"]
-    assert host.load_tokens("a-shared") == {"access_token": "t"} and host.load_tokens("alice-own") is not None
+    assert host.load_tokens(a("a-shared")) == {"access_token": "t"} and host.load_tokens(a("alice-own"))
     assert all(c.last_error is None for c in host.list_connections())
     for id_ in ("inst-a-shared", "inst-alice-own"):
         kept = host.get_trigger_instance(id_)
         assert kept is not None and kept.status == "active" and kept.state == {} and kept.last_error is None
 
 
-def test_a_name_of_another_tenant_cannot_be_taken_over(views: dict[str, Store]) -> None:
-    with pytest.raises(ConfigurationError, match="'a-shared' is taken"):
-        views["b1"].save_connection(_connection("a-shared"))
+def test_each_tenant_has_its_own_connection_of_a_name(views: dict[str, Store]) -> None:
+    host, a1, a2, b1 = views["host"], views["a1"], views["a2"], views["b1"]
+    b1.save_connection(
+        ConnectionRecord("a-shared", "app_only", {"tenant": "fabrikam.com"}, {"client_secret": "b-secret"}),
+        {"access_token": "b-token"},
+    )
+    mine, theirs = b1.get_connection("a-shared"), a2.get_connection("a-shared")
+    assert mine is not None and theirs is not None
+    assert (mine.name, mine.tenant, mine.config, mine.secrets) == (
+        "a-shared",
+        "tenant-b",
+        {"tenant": "fabrikam.com"},
+        {"client_secret": "b-secret"},
+    )
+    assert (theirs.name, theirs.tenant, theirs.secrets) == ("a-shared", "tenant-a", {"client_secret": "s3"})
+    assert b1.load_tokens("a-shared") == {"access_token": "b-token"}
+    assert a1.load_tokens("a-shared") == {"access_token": "t"}
+    assert b1.connection_revision("a-shared") != a1.connection_revision("a-shared")
+    assert [c.name for c in b1.list_connections()] == ["a-shared", "b-shared"]
+    assert host.get_connection(stored_name("tenant-b", "a-shared")) is not None
+    # what is keyed by a connection (locks, kv keys, client caches) meets the host on the stored name
+    assert b1.storage_name("a-shared") == stored_name("tenant-b", "a-shared") != a1.storage_name("a-shared")
+    assert host.storage_name(a("a-shared")) == a1.storage_name("a-shared")
+    b1.save_tokens("a-shared", {"access_token": "b2"})
+    b1.record_health("a-shared", ok=False, error="b's failure")
+    assert b1.delete_connection("a-shared") and b1.get_connection("a-shared") is None
+    kept = host.get_connection(a("a-shared"))
+    assert (
+        kept is not None
+        and kept.last_error is None
+        and host.load_tokens(a("a-shared")) == {"access_token": "t"}
+    )
+    with pytest.raises(ConfigurationError, match="'alice-own' is taken"):  # a colleague's personal one
+        a2.save_connection(_connection("alice-own"))
     with pytest.raises(ConfigurationError, match="no trigger instance"):
-        views["b1"].save_trigger_instance(_instance("inst-a-shared", "b-shared"))
-    kept = views["a2"].get_connection("a-shared")  # a member of the tenant still uses it
-    assert kept is not None and kept.tenant == "tenant-a" and kept.secrets == {"client_secret": "s3"}
-    views["a2"].save_connection(_connection("a-shared"))  # an organization connection: any member
-    replaced = views["host"].get_connection("a-shared")
+        b1.save_trigger_instance(_instance("inst-a-shared", "b-shared"))
+    a2.save_connection(_connection("a-shared"))  # an organization connection: any member
+    replaced = host.get_connection(a("a-shared"))
     assert replaced is not None and (replaced.tenant, replaced.owner) == ("tenant-a", "anna")
+
+
+def test_another_tenants_names_are_refused_as_names_nobody_has(views: dict[str, Store]) -> None:
+    """B's answers for A's connection 'a-shared' equal those for 'c-shared', which nobody has."""
+    from connector.audit import AuditRecord
+
+    host, b1 = views["host"], views["b1"]
+    views["a1"].set_policy("a-shared", {"preset": "a-conn"})
+    host.append_audit(
+        AuditRecord(host.clock(), "mcp", "u", a("a-shared"), "m", "send_mail", "send", "allowed", "ok")
+    )
+
+    def answers(name: str) -> list[object]:
+        seen: list[object] = [
+            b1.get_connection(name),
+            b1.load_tokens(name),
+            b1.connection_revision(name),
+            b1.delete_connection(name),
+            b1.get_policy(name),
+            b1.list_audit(connection=name),
+            [i for i in b1.list_trigger_instances() if i.connection_name == name],
+        ]
+        with pytest.raises(ConfigurationError) as refused:
+            b1.save_tokens(name, {"access_token": "x"})
+        return [*seen, str(refused.value).replace(name, "NAME")]
+
+    refusal = "no connection named 'NAME'"
+    assert answers("a-shared") == answers("c-shared") == [None, None, None, False, None, [], [], refusal]
+
+
+def test_policies_are_per_tenant_with_a_tenant_default(views: dict[str, Store]) -> None:
+    host, a1, a2, b1 = views["host"], views["a1"], views["a2"], views["b1"]
+    host.set_policy(None, {"preset": "host-default"})
+    a1.set_policy("a-shared", {"preset": "a-conn"})
+    assert a2.get_policy("a-shared") == {"preset": "a-conn"} and b1.get_policy("a-shared") is None
+    assert host.get_policy(a("a-shared")) == {"preset": "a-conn"}
+    b1.set_policy(None, {"preset": "b-default"})  # b's default: not the host's, not a's
+    assert b1.get_policy(None) == {"preset": "b-default"} and a1.get_policy(None) == {
+        "preset": "host-default"
+    }
+    assert host.get_policy(None) == {"preset": "host-default"}
+    assert b1.default_policy_for("b-shared") == {"preset": "b-default"}
+    assert host.default_policy_for(stored_name("tenant-b", "b-shared")) == {"preset": "b-default"}
+    assert host.default_policy_for(a("a-shared")) == {"preset": "host-default"}
+    assert not b1.delete_policy("a-shared") and a1.get_policy("a-shared") == {"preset": "a-conn"}
+    assert b1.delete_policy(None) and b1.get_policy(None) == {"preset": "host-default"}
+
+
+def test_a_sealed_secret_does_not_open_on_another_tenants_row_of_its_name(views: dict[str, Store]) -> None:
+    from connector.crypto import DecryptionError
+
+    host, b1 = views["host"], views["b1"]
+    b1.save_connection(_connection("a-shared"), {"access_token": "b"})
+    with host.transaction() as db:  # someone with the database copies a's sealed values onto b's row
+        secrets, tokens = db.execute(
+            "SELECT secrets, tokens FROM connections WHERE name = ?", (a("a-shared"),)
+        ).fetchone()
+        db.execute(
+            "UPDATE connections SET secrets = ?, tokens = ? WHERE name = ?",
+            (secrets, tokens, stored_name("tenant-b", "a-shared")),
+        )
+    with pytest.raises(DecryptionError):
+        b1.get_connection("a-shared")
+    with pytest.raises(DecryptionError):
+        b1.load_tokens("a-shared")
 
 
 def test_queued_notifications_are_claimed_only_for_the_principals_instances(views: dict[str, Store]) -> None:
@@ -144,13 +247,14 @@ def test_approvals_and_audit_records_of_another_tenant_stay_hidden(views: dict[s
 
     host, a2, b1 = views["host"], views["a2"], views["b1"]
     now = host.clock()
-    for id_, connection in (("ap-a", "a-shared"), ("ap-alice", "alice-own"), ("ap-b", "b-shared")):
+    b = stored_name("tenant-b", "b-shared")
+    for id_, connection in (("ap-a", a("a-shared")), ("ap-alice", a("alice-own")), ("ap-b", b)):
         host.add_approval(Approval(id_, connection, "send_mail", "send", "h", "to x", "u", now, now + 600))
-    for connection in ("a-shared", "alice-own", "b-shared"):
+    for connection in (a("a-shared"), a("alice-own"), b):
         host.append_audit(AuditRecord(now, "mcp", "u", connection, "m", "send_mail", "send", "allowed", "ok"))
 
-    assert [a.id for a in b1.list_approvals()] == ["ap-b"]
-    assert [a.id for a in a2.list_approvals(status="pending")] == ["ap-a"]
+    assert [(ap.id, ap.connection) for ap in b1.list_approvals()] == [("ap-b", "b-shared")]
+    assert [ap.id for ap in a2.list_approvals(status="pending")] == ["ap-a"]
     assert b1.get_approval("ap-a") is None and a2.get_approval("ap-alice") is None
     assert b1.decide_approval("ap-a", "approved", "bob", now) is None
     assert host.decide_approval("ap-a", "approved", "admin", now) is not None
@@ -169,6 +273,110 @@ def test_the_cli_never_runs_with_another_tenants_connection(
     result = CliRunner().invoke(main, ["run", "get_current_user", "--connection", "a-shared"])
     assert result.exit_code != 0 and "no connection named 'a-shared'" in result.output
     assert "alice-own" not in result.output  # the hint names only b's own connections
+    nobody = CliRunner().invoke(main, ["run", "get_current_user", "--connection", "c-shared"])
+    assert nobody.output.replace("c-shared", "NAME") == result.output.replace("a-shared", "NAME")
     listed = CliRunner().invoke(main, ["triggers", "list", "--json"])
     assert listed.exit_code == 0, listed.output
     assert [row["id"] for row in json.loads(listed.stdout)] == ["inst-b"]
+
+
+def test_upgrade_from_version_6_keeps_tenants_connections_and_what_names_them(
+    location: str, monkeypatch: pytest.MonkeyPatch, clock: Callable[[], float]
+) -> None:
+    """Version 6 kept names unique in the whole store; version 7 renames a tenant's connections to
+    their stored names, with the instances, policies, approvals, audit records and noted accounts
+    naming them, and re-seals their secrets and tokens under the new names."""
+    from connector.audit import AuditRecord
+    from connector.policy import Approval
+    from connector.store import postgres, sqlite
+    from connector.store.core import RESEAL_FLAG, label
+
+    module: Any = postgres if location.startswith("postgresql://") else sqlite
+    with monkeypatch.context() as patch:
+        patch.setattr(module, "MIGRATIONS", module.MIGRATIONS[:6])
+        with Store(location, clock=clock) as old:
+            assert old.schema_version() == 6
+            cipher = old.cipher()
+
+            def sealed(kind: str, name: str, value: object) -> bytes:
+                return cipher.seal(
+                    json.dumps(value, separators=(",", ":"), sort_keys=True).encode(), label(kind, name)
+                )
+
+            with old.transaction() as db:  # rows as version 6 wrote them
+                for name, tenant, owner in (("sales", "tenant-a", "alice"), ("solo", "", "")):
+                    db.execute(
+                        "INSERT INTO connections (name, type_key, config, secrets, tokens, created_at,"
+                        " updated_at, tenant, owner, scope) VALUES (?, 'app_only', '{}', ?, ?, 0, 0, ?, ?,"
+                        " 'organization')",
+                        (
+                            name,
+                            sealed("secrets", name, {"client_secret": f"{name}-secret"}),
+                            sealed("tokens", name, {"access_token": f"{name}-token"}),
+                            tenant,
+                            owner,
+                        ),
+                    )
+                for id_, connection, tenant in (
+                    ("inst-sales", "sales", "tenant-a"),
+                    ("inst-gone", "gone", "tenant-a"),
+                    ("inst-solo", "solo", ""),
+                ):
+                    db.execute(
+                        "INSERT INTO trigger_instances (id, trigger_key, connection_name, config,"
+                        " client_state,"
+                        " state, secrets, status, created_at, updated_at, tenant, owner, scope) VALUES"
+                        " (?, 'webhook', ?, '{}', ?, '{}', ?, 'active', 0, 0, ?, '', 'organization')",
+                        (
+                            id_,
+                            connection,
+                            cipher.seal(b"c" * 40, label("trigger", id_)),
+                            sealed("trigger-secrets", id_, {}),
+                            tenant,
+                        ),
+                    )
+                for name in ("sales", "solo"):
+                    db.execute(
+                        "INSERT INTO policies (connection_name, policy, updated_at) VALUES (?, ?, 0)",
+                        (name, json.dumps({"preset": name})),
+                    )
+            now = clock()
+            old.add_approval(
+                Approval("ap-sales", "sales", "send_mail", "send", "h", "to x", "u", now, now + 600)
+            )
+            old.append_audit(AuditRecord(now, "mcp", "u", "sales", "m", "send_mail", "send", "allowed", "ok"))
+            old.kv_put("connection-account", "sales", "alice@contoso.com")
+
+    with Store(location, clock=clock) as upgraded:
+        assert upgraded.schema_version() == module.MIGRATIONS[-1][0] >= 7
+        alice = upgraded.for_principal(A1)
+        sales = alice.get_connection("sales")
+        assert sales is not None and sales.secrets == {"client_secret": "sales-secret"}
+        assert alice.load_tokens("sales") == {"access_token": "sales-token"}
+        solo = upgraded.get_connection("solo")
+        assert solo is not None and solo.secrets == {"client_secret": "solo-secret"}
+        assert upgraded.load_tokens("solo") == {"access_token": "solo-token"}
+        instance = upgraded.get_trigger_instance("inst-sales")
+        assert instance is not None and instance.connection_name == a("sales")
+        assert upgraded.get_connection(instance.connection_name) is not None  # the worker's lookup
+        own = alice.get_trigger_instance("inst-sales")
+        assert own is not None and own.connection_name == "sales" and own.client_state == "c" * 40
+        gone = upgraded.get_trigger_instance("inst-gone")
+        assert gone is not None and gone.connection_name == a("gone")
+        solo_instance = upgraded.get_trigger_instance("inst-solo")
+        assert solo_instance is not None and solo_instance.connection_name == "solo"
+        assert alice.get_policy("sales") == {"preset": "sales"} and upgraded.get_policy("solo") == {
+            "preset": "solo"
+        }
+        assert [(ap.id, ap.connection) for ap in alice.list_approvals()] == [("ap-sales", "sales")]
+        assert [r.connection for r in alice.list_audit()] == ["sales"]
+        assert upgraded.kv_get("connection-account", alice.storage_name("sales")) == "alice@contoso.com"
+        with upgraded.read() as db:  # re-sealed under the stored name, once
+            assert db.execute("SELECT COUNT(*) FROM meta WHERE key = ?", (RESEAL_FLAG,)).fetchone()[0] == 0
+            secrets = db.execute("SELECT secrets FROM connections WHERE name = ?", (a("sales"),)).fetchone()[
+                0
+            ]
+        assert upgraded.cipher().open(bytes(secrets), label("secrets", a("sales")))
+        bob = upgraded.for_principal(B1)
+        bob.save_connection(_connection("sales"))  # the name is free in another tenant now
+        assert [c.name for c in bob.list_connections()] == ["sales"]
