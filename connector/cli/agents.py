@@ -336,8 +336,9 @@ def _serve_http(
         user_error(f"--callers {callers_file}: not valid JSON ({exc})")
     keys = KeyTable.parse(data, shared_connection)
     store = open_store()
-    for name in sorted({p.connection for _, p in keys.callers if p.connection}):
-        known_connection(store, name)  # a caller with a misspelt connection would fail at each call
+    for member, name in sorted({(p.member, p.connection) for _, p in keys.callers}, key=repr):
+        # a caller with a misspelt connection would fail at each call; a tenant's caller: its tenant's
+        known_connection(store if member is None else store.for_principal(member), name)
     if shared_connection:
         sharing = [p.name for _, p in keys.callers if p.connection == shared_connection]
         click.echo(

@@ -124,10 +124,16 @@ class Principal:
 
     def __post_init__(self) -> None:
         for field_name, value in (("tenant", self.tenant), ("user", self.user)):
-            if not value or len(value) > 200 or any(ord(c) < 32 for c in value):
-                raise ConfigurationError(
-                    f"invalid principal {field_name}: 1 to 200 characters, no control characters"
-                )
+            problem = principal_problem(value)
+            if problem is not None:
+                raise ConfigurationError(f"invalid principal {field_name}: {problem}")
+
+
+def principal_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a principal's tenant or user (None: it can)."""
+    if not isinstance(value, str) or not value or len(value) > 200 or any(ord(c) < 32 for c in value):
+        return "1 to 200 characters, no control characters"
+    return None
 
 
 @dataclass(frozen=True)
