@@ -8,7 +8,7 @@ sees everything, a tenant's connections by their stored names. Both backends; th
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -17,8 +17,11 @@ from click.testing import CliRunner
 from connector.cli import main
 from connector.errors import ConfigurationError
 from connector.store import ConnectionRecord, Principal, Store, TriggerInstance, stored_name
+from sandbox import seed
+from sandbox.server import SandboxServer
 
 A1, A2, B1 = Principal("tenant-a", "alice"), Principal("tenant-a", "anna"), Principal("tenant-b", "bob")
+OTHER_USER = next(u["userPrincipalName"] for u in seed.USERS if u["userPrincipalName"] != seed.DEFAULT_USER)
 
 
 def a(name: str) -> str:
@@ -380,3 +383,117 @@ def test_upgrade_from_version_6_keeps_tenants_connections_and_what_names_them(
         bob = upgraded.for_principal(B1)
         bob.save_connection(_connection("sales"))  # the name is free in another tenant now
         assert [c.name for c in bob.list_connections()] == ["sales"]
+
+
+# -- against the sandbox: same-named connections of two tenants act on their own mailboxes ---------
+NUL_IN_TEXT = (
+    "webhook processing writes NUL into PostgreSQL text (triggers/processor.py _CREATED_MARK, "
+    "triggers/service.py _held_key), which PostgreSQL refuses; reported to the lead"
+)
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxServer]:
+    from sandbox.config import SandboxConfig
+    from tests.triggers.harness import SANDBOX
+
+    with SandboxServer(SandboxConfig(**SANDBOX)) as running:  # deliveries when a test asks
+        yield running
+
+
+@pytest.fixture
+def mailboxes(store: Store, sandbox: SandboxServer) -> dict[str, str]:
+    """Tenant a's connection 'mail' signs in as the sandbox's default user, tenant b's as another;
+    the mailbox address each should act on, by tenant."""
+    from connections.sandbox import sandbox_connection
+
+    sandbox.state.reset()
+    sandbox_connection(store.for_principal(A1), sandbox.url, "delegated", name="mail")
+    sandbox_connection(store.for_principal(B1), sandbox.url, "delegated", name="mail", user=OTHER_USER)
+    return {"tenant-a": seed.DEFAULT_USER, "tenant-b": OTHER_USER}
+
+
+def test_two_tenants_connections_of_one_name_act_on_their_own_mailboxes(
+    store: Store, mailboxes: dict[str, str]
+) -> None:
+    from connections.registry import load_connection
+    from connector.runtime import Runtime
+
+    with Runtime(store=store, strict_output=True) as host:  # the host: one runtime, both tenants
+        for principal in (A1, B1):
+            view = store.for_principal(principal)
+            member = host.for_principal(principal)
+            me = member.run_action("get_current_user", {}, load_connection(view, "mail"))
+            assert me["userPrincipalName"].lower() == mailboxes[principal.tenant].lower()
+            hosts = host.run_action("get_current_user", {}, load_connection(store, view.storage_name("mail")))
+            assert hosts["userPrincipalName"].lower() == mailboxes[principal.tenant].lower()
+        with pytest.raises(ConfigurationError, match="no connection named 'mail'"):
+            load_connection(store, "mail")  # the host has none of its own by that name
+    for principal in (A1, B1):
+        records = store.for_principal(principal).list_audit(action="get_current_user")
+        assert [r.connection for r in records] == ["mail", "mail"]
+
+
+def test_one_unbound_worker_processes_both_tenants_instances_with_their_own_connections(
+    store: Store,
+    location: str,
+    mailboxes: dict[str, str],
+    sandbox: SandboxServer,
+    request: pytest.FixtureRequest,
+) -> None:
+    import threading
+
+    import httpx
+    from werkzeug.serving import make_server
+
+    from connector.runtime import Runtime
+    from connector.webhooks import create_app
+    from tests.support.sandbox import delegated_token
+    from triggers.delivery import CallbackDelivery, TriggerEvent
+    from triggers.service import TriggerService
+
+    if location.startswith("postgresql://"):
+        request.applymarker(pytest.mark.xfail(strict=True, reason=NUL_IN_TEXT))
+    receiver = make_server("127.0.0.1", 0, create_app(store), threaded=True)  # the host's receiver
+    thread = threading.Thread(target=receiver.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    public_url = f"http://127.0.0.1:{receiver.server_port}"
+    events: list[TriggerEvent] = []
+    instances: dict[str, str] = {}
+    try:
+        with Runtime(store=store, strict_output=True) as host:
+            for principal in (A1, B1):  # each tenant enables a trigger on its own 'mail'
+                view = store.for_principal(principal)
+                tenant_service = TriggerService(
+                    view,
+                    host.for_principal(principal),
+                    CallbackDelivery(events.append),
+                    public_url=public_url,
+                )
+                enabled = tenant_service.enable(
+                    "mail_message_webhook", "mail", {"folder_id": "inbox", "change_types": ["created"]}
+                )
+                assert enabled.connection_name == "mail"
+                instances[enabled.id] = principal.tenant
+            for tenant, user in mailboxes.items():  # a message arrives in each mailbox
+                token = delegated_token(sandbox.url, user)
+                created = httpx.post(
+                    f"{sandbox.graph_url}/me/mailFolders/inbox/messages",
+                    json={"subject": f"for {tenant}", "body": {"contentType": "text", "content": tenant}},
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=20,
+                )
+                assert created.status_code == 201, created.text
+            assert sandbox.state.subscriptions.deliver_pending() >= 2
+            worker = TriggerService(store, host, CallbackDelivery(events.append))  # unbound: every tenant
+            assert worker.process_all() == 2
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+        thread.join(5)
+    got = sorted((instances[e.instance_id], (e.resource or {}).get("subject")) for e in events)
+    assert got == [("tenant-a", "for tenant-a"), ("tenant-b", "for tenant-b")]
+    for instance_id, tenant in instances.items():
+        saved = store.get_trigger_instance(instance_id)
+        assert saved is not None and saved.connection_name == stored_name(tenant, "mail")
+        assert saved.last_error is None
