@@ -27,6 +27,7 @@ from connector.cli._common import (
     open_store,
     print_json,
     read_file_option,
+    shown_name,
     user_error,
 )
 from connector.errors import ConnectorError
@@ -157,7 +158,9 @@ def approvals_list(show_all: bool, as_json: bool) -> None:
         click.echo("no pending approvals", err=True)
     for row in rows:
         left = max(0, int(row["expires_at"] - now))
-        click.echo(f"{row['id']}  {row['status']:<8} {row['connection']:<16} {left // 60:>2} min left")
+        click.echo(
+            f"{row['id']}  {row['status']:<8} {shown_name(row['connection']):<16} {left // 60:>2} min left"
+        )
         click.echo(f"    {row['summary']}")
 
 

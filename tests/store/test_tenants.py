@@ -276,11 +276,23 @@ def test_the_cli_never_runs_with_another_tenants_connection(
     result = CliRunner().invoke(main, ["run", "get_current_user", "--connection", "a-shared"])
     assert result.exit_code != 0 and "no connection named 'a-shared'" in result.output
     assert "alice-own" not in result.output  # the hint names only b's own connections
-    nobody = CliRunner().invoke(main, ["run", "get_current_user", "--connection", "c-shared"])
-    assert nobody.output.replace("c-shared", "NAME") == result.output.replace("a-shared", "NAME")
+    for command in (
+        ["run", "get_current_user", "--connection"],
+        ["connections", "delete"],
+        ["connections", "test"],
+    ):
+        theirs = CliRunner().invoke(main, [*command, "a-shared"])
+        nobody = CliRunner().invoke(main, [*command, "c-shared"])  # a name nobody has
+        assert theirs.exit_code == nobody.exit_code != 0
+        assert theirs.output.replace("a-shared", "NAME") == nobody.output.replace("c-shared", "NAME")
+    assert views["host"].get_connection(a("a-shared")) is not None
     listed = CliRunner().invoke(main, ["triggers", "list", "--json"])
     assert listed.exit_code == 0, listed.output
     assert [row["id"] for row in json.loads(listed.stdout)] == ["inst-b"]
+    monkeypatch.delenv("OUTLOOK_CONNECTOR_TENANT")  # the host: every tenant's, named with its tenant
+    table = CliRunner().invoke(main, ["connections", "list"])
+    assert table.exit_code == 0, table.output
+    assert "a-shared (tenant tenant-a)" in table.stdout and "b-shared (tenant tenant-b)" in table.stdout
 
 
 def test_upgrade_from_version_6_keeps_tenants_connections_and_what_names_them(
