@@ -85,6 +85,12 @@ class StoreCore:
         tenant, name = split_stored_name(stored)
         return name if tenant == self.principal.tenant else stored
 
+    def tenant_prefix(self, connection: str) -> str:
+        """A prefix for keys (kv) a connection's tenant owns alone: "" without a tenant (keys as
+        before tenants), else tenant U+001F; the same on a bound store and the host's."""
+        tenant = split_stored_name(self.storage_name(connection))[0]
+        return stored_name(tenant, "")
+
     def name_in_tenant(self, tenant: str, name: str) -> str:
         """How this store addresses connection ``name`` (a plain name, e.g. a shared mailbox's
         ``via``) of ``tenant``: plainly when bound (its own tenant), by stored name on the host's."""
@@ -217,5 +223,3 @@ def check_name(name: str) -> None:
         raise ConfigurationError(
             f"invalid connection name {name!r}: 1 to 200 characters, no control characters"
         )
-
-

@@ -509,3 +509,26 @@ def test_one_unbound_worker_processes_both_tenants_instances_with_their_own_conn
         saved = store.get_trigger_instance(instance_id)
         assert saved is not None and saved.connection_name == stored_name(tenant, "mail")
         assert saved.last_error is None
+
+
+def test_a_run_id_of_one_tenant_is_not_another_tenants(store: Store, mailboxes: dict[str, str]) -> None:
+    """Send Templated Messages remembers a run_id's rows per tenant: the same run of another
+    tenant sends its own rows (and learns nothing of the first)."""
+    from connections.registry import load_connection
+    from connector.policy import PRESETS, PolicyGate
+    from connector.runtime import Runtime
+
+    rows = [{"Email": mailboxes["tenant-a"], "N": n} for n in range(3)]
+    batch = {"subject_template": "Tenant run #{{N}}", "body_template": "<p>{{N}}</p>", "to_column": "Email"}
+    statuses = {}
+    for principal in (A1, B1, A1):
+        view = store.for_principal(principal)
+        with Runtime(store=view, strict_output=True, gate=PolicyGate(policy=PRESETS["open"])) as runtime:
+            sent = runtime.run_action(
+                "send_templated_messages",
+                {**batch, "rows": rows, "run_id": "newsletter-1"},
+                load_connection(view, "mail"),
+            )
+        statuses.setdefault(principal.tenant, []).append([row["status"] for row in sent["rows"]])
+    assert statuses["tenant-a"] == [["sent"] * 3, ["already_sent"] * 3]
+    assert statuses["tenant-b"] == [["sent"] * 3]
