@@ -532,3 +532,29 @@ def test_a_run_id_of_one_tenant_is_not_another_tenants(store: Store, mailboxes: 
         statuses.setdefault(principal.tenant, []).append([row["status"] for row in sent["rows"]])
     assert statuses["tenant-a"] == [["sent"] * 3, ["already_sent"] * 3]
     assert statuses["tenant-b"] == [["sent"] * 3]
+
+
+def test_shared_mailboxes_and_noted_accounts_stay_in_their_tenant(
+    store: Store, mailboxes: dict[str, str]
+) -> None:
+    from connections.registry import account_of, load_connection, note_account
+    from connections.shared_mailbox import SharedMailboxConnection, dependents
+
+    a1, b1 = store.for_principal(A1), store.for_principal(B1)
+    a1.save_connection(
+        ConnectionRecord("shared", "shared_mailbox", {"via": "mail", "mailbox": "team@contoso.com"})
+    )
+    mine = load_connection(a1, "shared")
+    hosts = load_connection(store, a("shared"))  # the host (a worker) reaches it by its stored name
+    for loaded, via in ((mine, "mail"), (hosts, a("mail"))):
+        assert isinstance(loaded, SharedMailboxConnection)
+        assert loaded.via.name == via and loaded.storage_name == a("shared")
+    assert dependents(a1, "mail") == ["shared"] and dependents(store, a("mail")) == [a("shared")]
+    assert dependents(b1, "mail") == []  # b's 'mail' signs in for nothing of a's
+    note_account(a1, "mail", "alice@contoso.com")
+    note_account(b1, "mail", "bob@fabrikam.com")
+    theirs, own = a1.get_connection("mail"), b1.get_connection("mail")
+    assert theirs is not None and own is not None
+    assert account_of(b1, own) == "bob@fabrikam.com" and account_of(a1, theirs) == "alice@contoso.com"
+    hosted = store.get_connection(a("mail"))
+    assert hosted is not None and account_of(store, hosted) == "alice@contoso.com"
