@@ -96,6 +96,11 @@ class ConnectionStore(Protocol):
 
     def lock(self, name: str) -> AbstractContextManager[None]: ...
 
+    def storage_name(self, name: str) -> str:
+        """The name connection ``name`` is kept under, unique across tenants (for locks, kv keys and
+        caches keyed by a connection, so a tenant's store and the host's meet on one key)."""
+        ...
+
 
 class KeyValueStore(Protocol):
     """JSON values by (namespace, key), optionally encrypted, optionally expiring."""
