@@ -189,6 +189,22 @@ def test_policies_are_per_tenant_with_a_tenant_default(views: dict[str, Store]) 
     assert b1.delete_policy(None) and b1.get_policy(None) == {"preset": "host-default"}
 
 
+def test_the_gate_judges_a_tenants_connection_by_its_tenants_default(views: dict[str, Store]) -> None:
+    from connector.policy import PRESETS, PolicyGate
+
+    host, a1, b1 = views["host"], views["a1"], views["b1"]
+    host.set_policy(None, PRESETS["open"].to_dict())
+    b1.set_policy(None, PRESETS["read_only"].to_dict())
+    read_only, open_ = PRESETS["read_only"].to_dict(), PRESETS["open"].to_dict()
+    for store, name, expected in (
+        (b1, "b-shared", read_only),
+        (host, stored_name("tenant-b", "b-shared"), read_only),  # the worker judges as b would
+        (a1, "a-shared", open_),
+        (host, a("a-shared"), open_),
+    ):
+        assert PolicyGate(policies=store).policy_for(name).to_dict() == expected
+
+
 def test_a_sealed_secret_does_not_open_on_another_tenants_row_of_its_name(views: dict[str, Store]) -> None:
     from connector.crypto import DecryptionError
 
