@@ -70,6 +70,8 @@ class TriggerInstance:
     id: str
     trigger_key: str
     connection_name: str
+    """Its tenant's connection: the stored name on the host's store (what the receiver and worker
+    load), the plain name on a bound store."""
     config: Mapping[str, Any]
     client_state: str = field(repr=False)
     state: Mapping[str, Any] = field(default_factory=dict)
