@@ -174,7 +174,6 @@ class Connections(StoreCore):
                     ((error or "failed")[:2000], now, name, *parameters),
                 )
 
-
     def _record(self, row: tuple[Any, ...]) -> ConnectionRecord:
         return _record(row, self._shown(row[0]))
 
