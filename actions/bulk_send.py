@@ -253,19 +253,23 @@ class _Journal:
 
     def __init__(self, ctx: ActionContext, run_id: str | None) -> None:
         self.store = ctx.store if run_id else None
+        # a tenant's run_ids are its own (another tenant's run of the same id is none of its business)
+        self.prefix = "" if self.store is None else self.store.tenant_prefix(ctx.connection.name)
 
     def previous(self, key: str) -> str | None:
         """``already_sent`` or ``unknown`` when an earlier run has the row, else None."""
         if self.store is None:
             return None
-        entry = self.store.kv_get(JOURNAL, key)
+        entry = self.store.kv_get(JOURNAL, self.prefix + key)
         if entry is None:
             return None
         return "already_sent" if isinstance(entry, dict) and entry.get("status") == "sent" else "unknown"
 
     def claim(self, key: str) -> str | None:
         """Record the row as being sent; the earlier state if another run has it (then do not send)."""
-        if self.store is None or self.store.kv_add(JOURNAL, key, {"status": "sending"}, ttl=JOURNAL_TTL):
+        if self.store is None or self.store.kv_add(
+            JOURNAL, self.prefix + key, {"status": "sending"}, ttl=JOURNAL_TTL
+        ):
             return None
         return self.previous(key) or "unknown"
 
@@ -273,9 +277,9 @@ class _Journal:
         if self.store is None:
             return
         if status == "failed":
-            self.store.kv_delete(JOURNAL, key)
+            self.store.kv_delete(JOURNAL, self.prefix + key)
         else:
-            self.store.kv_put(JOURNAL, key, {"status": status}, ttl=JOURNAL_TTL)
+            self.store.kv_put(JOURNAL, self.prefix + key, {"status": status}, ttl=JOURNAL_TTL)
 
 
 def _sub_outcome(answer: SubAnswer) -> tuple[str, str | None]:

@@ -52,6 +52,8 @@ class StoredConnection:
         self.token_client = TokenClient(registration, transport=transport, clock=clock)
         self.tokens = TokenCache(name, store, self._renewer(), clock=clock, margin=margin)
         self._store = store
+        self.storage_name = store.storage_name(name)
+        """The name the store keeps it under (unique across tenants: the runtime's client cache key)."""
         self.revision = store.connection_revision(name)
         """Which saved version of the connection this object was built from (see ``is_current``)."""
 

@@ -168,10 +168,12 @@ def load_connection(
         from connections import shared_mailbox
 
         via = str(record.config.get("via") or "")
+        via = via and store.name_in_tenant(record.tenant, via)  # the host names it with its tenant
         if not via or via == name:
             raise ConfigurationError(f"saved shared mailbox {name!r} names no connection to sign in with")
         signer = load_connection(store, via, transport=transport, clock=clock)
-        return shared_mailbox.wrap(name, signer, record.config)  # type: ignore[return-value]
+        wrapped = shared_mailbox.wrap(name, signer, record.config, store.storage_name(name))
+        return wrapped  # type: ignore[return-value]
     kind = connection_type(record.type_key)
     known = kind.config_model.model_fields
     values = {k: v for k, v in {**record.config, **record.secrets}.items() if k in known}
@@ -238,9 +240,9 @@ ACCOUNT_NAMESPACE = "connection-account"
 def note_account(store: Store, name: str, address: str | None) -> None:
     """Remember which account connection ``name`` acts as (shown by ``connections list``)."""
     if address:
-        store.kv_put(ACCOUNT_NAMESPACE, name, address)
+        store.kv_put(ACCOUNT_NAMESPACE, store.storage_name(name), address)
     else:
-        store.kv_delete(ACCOUNT_NAMESPACE, name)
+        store.kv_delete(ACCOUNT_NAMESPACE, store.storage_name(name))
 
 
 def account_of(store: Store, record: ConnectionRecord) -> str | None:
@@ -248,7 +250,7 @@ def account_of(store: Store, record: ConnectionRecord) -> str | None:
     sign-in, or an app-only connection's default mailbox (None: unknown, or any mailbox)."""
     if record.type_key == "shared_mailbox":
         return str(record.config.get("mailbox") or "") or None
-    noted = store.kv_get(ACCOUNT_NAMESPACE, record.name)
+    noted = store.kv_get(ACCOUNT_NAMESPACE, store.storage_name(record.name))
     if isinstance(noted, str) and noted:
         return noted
     mailbox = record.config.get("default_mailbox")
@@ -265,7 +267,7 @@ def delete_connection(store: Store, name: str) -> list[str]:
     removed = []
     for each in [*dependents(store, name), name]:
         if store.delete_connection(each):
-            store.kv_delete(ACCOUNT_NAMESPACE, each)
+            store.kv_delete(ACCOUNT_NAMESPACE, store.storage_name(each))
             removed.append(each)
     return removed
 

@@ -38,8 +38,10 @@ _READ_SHARED = frozenset({"mail.read.shared", "mail.readwrite.shared"})
 class SharedMailboxConnection:
     """Implements ``connections.base.Connection``: ``via``'s sign-in, ``mailbox`` as default mailbox."""
 
-    def __init__(self, name: str, via: Connection, mailbox: str) -> None:
+    def __init__(self, name: str, via: Connection, mailbox: str, *, storage_name: str | None = None) -> None:
         self.name = name
+        self.storage_name = storage_name or name
+        """The name the store keeps it under (unique across tenants: the runtime's client cache key)."""
         self.via = via
         self.mailbox = mailbox
         self.type_key = via.type_key  # what actions support: the sign-in's type
@@ -66,14 +68,18 @@ def is_shared(record: ConnectionRecord) -> bool:
     return record.type_key == TYPE_KEY
 
 
-def wrap(name: str, via: Connection, config: Any) -> SharedMailboxConnection:
+def wrap(name: str, via: Connection, config: Any, storage_name: str | None = None) -> SharedMailboxConnection:
     """The usable connection of a saved shared-mailbox record (``config``: ``{"via", "mailbox"}``)."""
-    return SharedMailboxConnection(name, via, str(config["mailbox"]))
+    return SharedMailboxConnection(name, via, str(config["mailbox"]), storage_name=storage_name)
 
 
 def dependents(store: Store, via: str) -> list[str]:
     """The shared mailboxes that sign in with connection ``via``."""
-    return [r.name for r in store.list_connections() if is_shared(r) and r.config.get("via") == via]
+    return [
+        r.name
+        for r in store.list_connections()
+        if is_shared(r) and store.name_in_tenant(r.tenant, str(r.config.get("via") or "")) == via
+    ]
 
 
 def add_shared_mailbox(
@@ -165,7 +171,7 @@ def webhook_refusal(store: Store, connection: Connection, resources: list[str]) 
         return None
     shared = connection if isinstance(connection, SharedMailboxConnection) else None
     signer = shared.via.name if shared is not None else connection.name
-    own = store.kv_get(ACCOUNT_NAMESPACE, signer)
+    own = store.kv_get(ACCOUNT_NAMESPACE, store.storage_name(signer))
     for resource in resources:
         parts = resource.split("/")
         if len(parts) < 2 or parts[0].lower() != "users":

@@ -54,7 +54,7 @@ class TokenCache:
         tokens = self._tokens
         if tokens is not None and self._usable(tokens, refused):
             return tokens.access_token
-        with self._store.lock(f"tokens:{self.name}"):
+        with self._store.lock(f"tokens:{self._store.storage_name(self.name)}"):  # one per tenant's name
             stored = self._load()
             if stored is not None and self._usable(stored, refused):
                 self._tokens = stored

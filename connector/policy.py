@@ -423,14 +423,14 @@ class PolicyGate:
         self.manifest = manifest
 
     def policy_for(self, connection: str) -> Policy:
-        """The connection's stored policy, else the stored default, else ``policy``."""
+        """The connection's stored policy, else the stored default for it (its tenant's, else the
+        host's), else ``policy``."""
         if self.policies is None:
             return self.policy
-        for name in (connection, None):
-            data = self.policies.get_policy(name)
-            if data is not None:
-                return Policy.from_dict(data, self.manifest)
-        return self.policy
+        data = self.policies.get_policy(connection)
+        if data is None:
+            data = self.policies.default_policy_for(connection)
+        return self.policy if data is None else Policy.from_dict(data, self.manifest)
 
     def check(
         self,

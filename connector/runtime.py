@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from connections.base import Connection
     from connector._limits import SharedSlots
     from connector.http import GraphClient
-    from connector.store import Store
+    from connector.store import Principal, Store
     from connector.store.interfaces import AuditLog
 
 STRICT_OUTPUT_ENV = "OUTLOOK_CONNECTOR_STRICT_OUTPUT"
@@ -82,6 +82,7 @@ class Runtime:
             self._shared_slots = shared_slot_pool(store)
         self._clients: dict[str, GraphClient] = {}
         self._retired: list[GraphClient] = []
+        self._members: dict[Principal, Runtime] = {}
         self._lock = threading.Lock()
         self._health_noted: dict[str, float] = {}
 
@@ -101,7 +102,8 @@ class Runtime:
                 " load it again (nothing was sent with the old settings)"
             )
         revision = getattr(connection, "revision", None) or ""
-        cache_key = f"{connection.name}\0{connection.type_key}\0{connection.graph_base_url}\0{revision}"
+        name = getattr(connection, "storage_name", None) or connection.name  # unique across tenants
+        cache_key = f"{name}\0{connection.type_key}\0{connection.graph_base_url}\0{revision}"
         client = self._clients.get(cache_key)
         if client is None:
             with self._lock:
@@ -116,7 +118,7 @@ class Runtime:
                         shared_slots=self._shared_slots,
                         transport=self._transport,
                     )
-                    prefix = connection.name + "\0"
+                    prefix = name + "\0"
                     for stale in [k for k in self._clients if k.startswith(prefix)]:
                         # an earlier version of this connection: closed with the runtime (a thread
                         # may still be finishing a request with it)
@@ -124,12 +126,34 @@ class Runtime:
                     self._clients[cache_key] = client
         return client
 
+    def for_principal(self, principal: Principal) -> Runtime:
+        """The runtime acting for ``principal`` (a member of a tenant): the same manifest, transport
+        and settings over this runtime's store bound to it, so its calls use, judge, approve and
+        audit only that tenant's connections. Made once per principal; closed with this one."""
+        if self.store is None:
+            raise ConfigurationError("acting for a member of a tenant needs a state store")
+        with self._lock:
+            member = self._members.get(principal)
+            if member is None:
+                member = self._members[principal] = Runtime(
+                    self.manifest,
+                    store=self.store.for_principal(principal),
+                    strict_output=self.strict_output,
+                    transport=self._transport,
+                    caller=self.caller,
+                )
+            return member
+
     def close(self) -> None:
         with self._lock:
             for client in [*self._clients.values(), *self._retired]:
                 client.close()
             self._clients.clear()
             self._retired.clear()
+            members = list(self._members.values())
+            self._members.clear()
+        for member in members:
+            member.close()
 
     def __enter__(self) -> Runtime:
         return self

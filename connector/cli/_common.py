@@ -194,6 +194,15 @@ def known_key(kind: str, key: str, keys: Iterable[str], listing: str | None = No
     return key
 
 
+def shown_name(name: str) -> str:
+    """A connection's name in a table: a tenant's (as the host's store names it, tenant U+001F
+    name) as ``NAME (tenant TENANT)``; JSON output keeps the exact name."""
+    from connector.store import split_stored_name
+
+    tenant, plain = split_stored_name(name)
+    return f"{plain} (tenant {tenant})" if tenant else name
+
+
 def known_connection(store: Store, name: str) -> str:
     """``name`` if a connection of that name is saved; else a user error naming the nearest one."""
     if store.connection_revision(name) is None:

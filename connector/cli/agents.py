@@ -27,6 +27,7 @@ from connector.cli._common import (
     open_store,
     print_json,
     read_file_option,
+    shown_name,
     user_error,
 )
 from connector.errors import ConnectorError
@@ -157,7 +158,9 @@ def approvals_list(show_all: bool, as_json: bool) -> None:
         click.echo("no pending approvals", err=True)
     for row in rows:
         left = max(0, int(row["expires_at"] - now))
-        click.echo(f"{row['id']}  {row['status']:<8} {row['connection']:<16} {left // 60:>2} min left")
+        click.echo(
+            f"{row['id']}  {row['status']:<8} {shown_name(row['connection']):<16} {left // 60:>2} min left"
+        )
         click.echo(f"    {row['summary']}")
 
 
@@ -336,8 +339,9 @@ def _serve_http(
         user_error(f"--callers {callers_file}: not valid JSON ({exc})")
     keys = KeyTable.parse(data, shared_connection)
     store = open_store()
-    for name in sorted({p.connection for _, p in keys.callers if p.connection}):
-        known_connection(store, name)  # a caller with a misspelt connection would fail at each call
+    for member, name in sorted({(p.member, p.connection) for _, p in keys.callers}, key=repr):
+        # a caller with a misspelt connection would fail at each call; a tenant's caller: its tenant's
+        known_connection(store if member is None else store.for_principal(member), name)
     if shared_connection:
         sharing = [p.name for _, p in keys.callers if p.connection == shared_connection]
         click.echo(

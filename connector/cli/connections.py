@@ -17,6 +17,7 @@ from connector.cli._common import (
     print_table,
     read_json_option,
     runtime_for,
+    shown_name,
     user_error,
 )
 from connector.errors import ConnectorError
@@ -247,7 +248,7 @@ def connections_list(as_json: bool) -> None:
         ["NAME", "TYPE", "ACCOUNT", "STATUS", "LAST SUCCESS", "DETAIL"],
         [
             [
-                r["name"],
+                shown_name(r["name"]),
                 r["type"],
                 r["account"] or "-",
                 r["status"],

@@ -24,6 +24,7 @@ from connector.cli._common import (
     print_table,
     read_json_option,
     runtime_for,
+    shown_name,
     stop_on_sigterm,
     user_error,
 )
@@ -118,7 +119,7 @@ def triggers_list(as_json: bool) -> None:
             [
                 r["id"],
                 r["trigger"],
-                r["connection"],
+                shown_name(r["connection"]),
                 r["status"],
                 r["health"],
                 r["created_at"],

@@ -3,10 +3,16 @@
 The host configures callers in a JSON file: each has a name, the SHA-256 of its key (never the key
 itself) and its own connection, so one user cannot act on another's mailbox::
 
-    {"callers": [{"name": "alice", "key_sha256": "9f86d0...", "connection": "alice"}]}
+    {"callers": [{"name": "alice", "key_sha256": "9f86d0...", "connection": "alice"},
+                 {"name": "bob", "key_sha256": "...", "connection": "sales",
+                  "tenant": "fabrikam", "user": "bob@fabrikam.com"}]}
 
 A caller without a connection uses ``shared_connection``, which must be chosen explicitly (the
-server warns at start that those callers all act as that mailbox).
+server warns at start that those callers all act as that mailbox). A caller with ``tenant`` and
+``user`` acts as that member of that tenant (``connector.store.Principal``): its connection is
+the tenant's of that name, and its calls see and use only that tenant's connections, policies,
+approvals and audit records, so one server serves callers of many tenants. Without them a caller
+acts as the process does (``$OUTLOOK_CONNECTOR_TENANT``/``_USER``, if set).
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from connector.errors import ConfigurationError, FieldError, InputValidationError
 from connector.mcp.server import PRINCIPAL_STATE, AgentServer, Principal
+from connector.store.records import Principal as Member
+from connector.store.records import principal_problem
 
 PATH = "/mcp"
 
@@ -79,8 +87,9 @@ class KeyTable:
                         f"{where}.connection", "is required (or choose a shared connection explicitly)"
                     )
                 )
+            member = _member(item, where, problems)
             if not problems:
-                callers.append((key, Principal(str(name), str(connection))))
+                callers.append((key, Principal(str(name), str(connection), member)))
         if problems:
             raise InputValidationError(problems, what="callers file")
         return cls(tuple(callers))
@@ -92,6 +101,22 @@ class KeyTable:
             if hmac.compare_digest(known, digest):
                 found = principal
         return found
+
+
+def _member(item: dict[str, Any], where: str, problems: list[FieldError]) -> Member | None:
+    """The caller's ``tenant`` and ``user`` (both or neither), checked as a store principal's."""
+    tenant, user = item.get("tenant"), item.get("user")
+    if tenant is None and user is None:
+        return None
+    found = len(problems)
+    for field_name, value, other in (("tenant", tenant, "user"), ("user", user, "tenant")):
+        if value is None:
+            problems.append(FieldError(f"{where}.{field_name}", f"is required with {other}"))
+        elif (problem := principal_problem(value)) is not None:
+            problems.append(FieldError(f"{where}.{field_name}", problem))
+    if len(problems) > found:
+        return None
+    return Member(str(tenant), str(user))
 
 
 class KeyAuth:

@@ -40,6 +40,7 @@ from connector.policy import ApprovalRequired, Policy, PolicyError, judge
 if TYPE_CHECKING:
     from connections.base import Connection
     from connector.runtime import Runtime
+    from connector.store import Principal as Member
 
 PRINCIPAL_STATE = "outlook_connector_principal"
 """Key of the authenticated ``Principal`` in an HTTP request's ASGI state."""
@@ -52,10 +53,13 @@ INSTRUCTIONS = (
 
 @dataclass(frozen=True)
 class Principal:
-    """Who the agent acts for, and the connection (mailbox access) that person's calls use."""
+    """Who the agent acts for, and the connection (mailbox access) that person's calls use.
+    ``member``: the tenant and user the calls act as (their connection, policies, approvals and
+    audit are that tenant's); None: the process's own binding, if any."""
 
     name: str
     connection: str
+    member: Member | None = None
 
 
 class Connections:
@@ -99,6 +103,8 @@ class AgentServer:
         )
         self.server.list_tools()(self._list_tools)  # type: ignore[no-untyped-call]
         self.server.call_tool(validate_input=False)(self._call_tool)
+        self._members: dict[Member, Connections] = {}
+        self._members_lock = threading.Lock()
 
     # -- who is calling ------------------------------------------------------------------------
     def _who(self) -> Principal:
@@ -111,8 +117,26 @@ class AgentServer:
             raise ConfigurationError("this request carries no credential; no credential, no access")
         return principal
 
+    def _runtime(self, who: Principal) -> Runtime:
+        """The runtime the caller's calls run on: bound to its member's tenant, if it has one."""
+        return self.runtime if who.member is None else self.runtime.for_principal(who.member)
+
+    def _connections(self, who: Principal) -> Connections:
+        """Where the caller's connection is found: its tenant's connections, if it has a member."""
+        if who.member is None:
+            return self.connections
+        with self._members_lock:
+            found = self._members.get(who.member)
+            if found is None:
+                from connections.registry import load_connection
+
+                store = self._runtime(who).store
+                assert store is not None  # for_principal refuses a runtime without one
+                found = self._members[who.member] = Connections(lambda name: load_connection(store, name))
+            return found
+
     async def _policy(self, who: Principal) -> tuple[Policy, frozenset[str] | None]:
-        gate = self.runtime.gate
+        gate = self._runtime(who).gate
 
         def read() -> tuple[Policy, frozenset[str] | None]:
             policy = gate.policy_for(who.connection)
@@ -150,7 +174,7 @@ class AgentServer:
         raw_input = arguments.get("input") or {}
         connection = await self._connection(who)
         call = functools.partial(
-            self.runtime.run_data_source, key, raw_input, connection, caller=Caller("mcp", who.name)
+            self._runtime(who).run_data_source, key, raw_input, connection, caller=Caller("mcp", who.name)
         )
         return ok_result(await anyio.to_thread.run_sync(call))
 
@@ -189,7 +213,7 @@ class AgentServer:
         return await self._run(who, entry, raw_input, arguments.get(APPROVAL_FIELD))
 
     async def _connection(self, who: Principal) -> Connection:
-        return await anyio.to_thread.run_sync(self.connections.get, who.connection)
+        return await anyio.to_thread.run_sync(self._connections(who).get, who.connection)
 
     async def _run(
         self, who: Principal, entry: Entry, raw_input: dict[str, Any], approval: Any
@@ -197,9 +221,10 @@ class AgentServer:
         if approval is not None and not isinstance(approval, str):
             raise InputValidationError([FieldError(APPROVAL_FIELD, "must be a string")])
         connection = await self._connection(who)
+        runtime = self._runtime(who)
 
         def run(approval_id: str | None) -> dict[str, Any]:
-            return self.runtime.run_action(
+            return runtime.run_action(
                 entry.key, raw_input, connection, approval=approval_id, caller=Caller("mcp", who.name)
             )
 
@@ -244,7 +269,7 @@ class AgentServer:
             related_request_id=context.request_id,
         )
         approved = answer.action == "accept" and (answer.content or {}).get("approve") is True
-        gate = self.runtime.gate
+        gate = self._runtime(who).gate
         await anyio.to_thread.run_sync(
             functools.partial(gate.decide, approval.id, approved, f"{who.name} (MCP elicitation)")
         )

@@ -23,10 +23,13 @@ On PostgreSQL receivers write to the queue directly.
 
 A store bound to a ``Principal`` (a member of a tenant: ``principal=``, ``for_principal`` or
 ``$OUTLOOK_CONNECTOR_TENANT`` + ``$OUTLOOK_CONNECTOR_USER``) sees and changes only what that
-member may use; an unbound store is the host's and sees everything.
+member may use; an unbound store is the host's and sees everything. Connection names are unique
+per tenant: a tenant's connection is kept as ``stored_name(tenant, name)`` (tenant U+001F name),
+the name the host's store, its trigger instances, approvals and audit records use; a bound store
+names it plainly.
 
 Secrets, tokens and ``encrypt=True`` values are sealed with AES-256-GCM (``connector.crypto``),
-bound to what they belong to (the connection name; the namespace and key), so a sealed value
+bound to what they belong to (the connection's stored name; the namespace and key), so a sealed value
 cannot be moved to another row unnoticed. ``sqlite3``, ``psycopg``, ``cryptography`` and
 ``orjson`` are imported lazily.
 """
@@ -65,6 +68,7 @@ from connector.store.postgres import URL_SCHEMES, redacted
 from connector.store.queue import Queue
 from connector.store.records import (
     SCOPES,
+    TENANT_SEPARATOR,
     TRIGGER_STATUSES,
     ConnectionRecord,
     Principal,
@@ -72,6 +76,8 @@ from connector.store.records import (
     ReceiverAccess,
     TriggerInstance,
     UnknownTriggerInstanceError,
+    split_stored_name,
+    stored_name,
 )
 from connector.store.slots import Slots
 from connector.store.sqlite import MIGRATIONS, SQLiteDatabase
@@ -178,6 +184,7 @@ __all__ = [
     "SCOPES",
     "STORE_ENV",
     "TENANT_ENV",
+    "TENANT_SEPARATOR",
     "TRIGGER_STATUSES",
     "USER_ENV",
     "ApprovalStore",
@@ -201,4 +208,6 @@ __all__ = [
     "UnknownTriggerInstanceError",
     "default_home",
     "principal_from_env",
+    "split_stored_name",
+    "stored_name",
 ]

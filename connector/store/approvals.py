@@ -20,7 +20,9 @@ COLUMNS = (
 
 
 class Approvals(StoreCore):
-    """``ApprovalStore`` over the backend."""
+    """``ApprovalStore`` over the backend. An approval's connection is kept by its stored name
+    (``records.stored_name``) and shown plainly to a bound store, which sees only the approvals of
+    connections it may use."""
 
     def add_approval(self, approval: Approval) -> None:
         sealed = self._seal_json(approval.summary, label("approval", approval.id))
@@ -29,7 +31,7 @@ class Approvals(StoreCore):
             db.execute(
                 f"INSERT INTO approvals ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    approval.id, approval.connection, approval.action, approval.category,
+                    approval.id, self.storage_name(approval.connection), approval.action, approval.category,
                     approval.input_hash, sealed, approval.requested_by, approval.created_at,
                     approval.expires_at, approval.status, approval.decided_by, approval.decided_at,
                 ),
@@ -82,7 +84,7 @@ class Approvals(StoreCore):
     def _approval(self, row: tuple[Any, ...]) -> Approval:
         summary = self._open_json(row[5], label("approval", row[0]), f"the summary of approval {row[0]}")
         return Approval(
-            id=row[0], connection=row[1], action=row[2], category=row[3], input_hash=row[4],
+            id=row[0], connection=self._shown(row[1]), action=row[2], category=row[3], input_hash=row[4],
             summary=str(summary), requested_by=row[6], created_at=row[7], expires_at=row[8],
             status=row[9], decided_by=row[10], decided_at=row[11],
         )  # fmt: skip

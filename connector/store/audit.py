@@ -18,7 +18,9 @@ FIELDS = tuple("connection" if c == "connection_name" else c for c in COLUMNS)
 
 
 class AuditTable(StoreCore):
-    """``AuditLog`` over the backend."""
+    """``AuditLog`` over the backend. A record's connection is kept by its stored name
+    (``records.stored_name``) and shown plainly to a bound store, which sees only the records of
+    connections it may use."""
 
     audit_retention: float = RETENTION
     _audit_pruned_at: float = 0.0
@@ -28,7 +30,12 @@ class AuditTable(StoreCore):
         with self.db.transaction() as db:
             db.execute(
                 f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                [getattr(record, name) for name in FIELDS],
+                [
+                    self.storage_name(record.connection)
+                    if name == "connection" and record.connection
+                    else getattr(record, name)
+                    for name in FIELDS
+                ],
             )
             if now - self._audit_pruned_at >= PRUNE_EVERY:
                 db.execute("DELETE FROM audit_log WHERE at < ?", (now - self.audit_retention,))
@@ -47,6 +54,8 @@ class AuditTable(StoreCore):
         args: list[Any] = []
         for column, value in (("connection_name", connection), ("action", action), ("at", since)):
             if value is not None:
+                if column == "connection_name":
+                    value = self.storage_name(str(value))
                 where.append(f"{column} >= ?" if column == "at" else f"{column} = ?")
                 args.append(value)
         mine, parameters = self._own_connections()
@@ -59,7 +68,10 @@ class AuditTable(StoreCore):
             query += f" LIMIT {int(limit)}"
         with self.db.read() as db:
             rows = db.execute(query, args).fetchall()
-        return [AuditRecord(**dict(zip(FIELDS, row[1:], strict=True))) for row in reversed(rows)]
+        records = [AuditRecord(**dict(zip(FIELDS, row[1:], strict=True))) for row in reversed(rows)]
+        if self.principal is None:
+            return records
+        return [r._replace(connection=self._shown(r.connection)) for r in records]
 
     def prune_audit(self, older_than: float = RETENTION) -> int:
         with self.db.transaction() as db:

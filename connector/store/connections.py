@@ -10,7 +10,7 @@ from typing import Any
 
 from connector.errors import ConfigurationError
 from connector.store.core import StoreCore, check_name, label
-from connector.store.records import ConnectionRecord
+from connector.store.records import ConnectionRecord, split_stored_name, stored_name
 
 _COLUMNS = (
     "name, type_key, config, created_at, updated_at, last_success_at, last_error, last_error_at, "
@@ -19,21 +19,30 @@ _COLUMNS = (
 
 
 class Connections(StoreCore):
-    """``ConnectionStore`` over the backend. Secrets and tokens are sealed, bound to the
-    connection's name, so a sealed value cannot be moved to another row unnoticed."""
+    """``ConnectionStore`` over the backend. Names are unique per tenant: a tenant's connection is
+    kept under its stored name (``records.stored_name``: tenant U+001F name), which a bound store
+    adds and removes (``storage_name``/``_shown``) and the host uses as is. Secrets and tokens are
+    sealed, bound to the stored name, so a sealed value cannot be moved to another row (another
+    tenant's of the same name included) unnoticed."""
 
     def save_connection(self, record: ConnectionRecord, tokens: Mapping[str, Any] | None = None) -> None:
         """Create or replace connection ``record.name``: its type, config, secrets and tokens
         (``tokens``; None removes them, since tokens belong to the old settings). Replacing keeps
         the creation time and clears the health (it was about the old settings)."""
-        check_name(record.name)
         tenant, owner, scope = self._ownership(record.tenant, record.owner, record.scope)
+        plain = record.name
+        if self.principal is None:  # the host may give the stored name (as its records carry)
+            named_tenant, plain = split_stored_name(record.name)
+            if named_tenant and named_tenant != tenant:
+                raise ConfigurationError(
+                    f"connection {plain!r} is named for tenant {named_tenant!r} but belongs to {tenant!r}"
+                )
+        check_name(plain)
+        name = stored_name(tenant, plain)
         now = self.clock()
         config = json.dumps(dict(record.config), separators=(",", ":"), sort_keys=True)
-        secrets = self._seal_json(dict(record.secrets), label("secrets", record.name))
-        sealed_tokens = (
-            None if tokens is None else self._seal_json(dict(tokens), label("tokens", record.name))
-        )
+        secrets = self._seal_json(dict(record.secrets), label("secrets", name))
+        sealed_tokens = None if tokens is None else self._seal_json(dict(tokens), label("tokens", name))
         visible, parameters = self._visible("connections.")
         with self.db.transaction() as db:
             saved = db.execute(
@@ -46,7 +55,7 @@ class Connections(StoreCore):
                 " last_error = NULL, last_error_at = NULL, tenant = excluded.tenant,"
                 " owner = excluded.owner, scope = excluded.scope WHERE 1 = 1" + visible,
                 (
-                    record.name,
+                    name,
                     record.type_key,
                     config,
                     secrets,
@@ -60,28 +69,32 @@ class Connections(StoreCore):
                     *parameters,
                 ),
             ).rowcount
-        if not saved:  # another tenant's, or another member's personal connection
+        if not saved:  # another member's personal connection (another tenant's has another name)
             raise ConfigurationError(f"the connection name {record.name!r} is taken; choose another name")
 
     def get_connection(self, name: str) -> ConnectionRecord | None:
         """The connection with its secrets decrypted, or None."""
+        self.cipher()  # first: a pending re-seal (``core.RESEAL_FLAG``) happens before the read
         visible, parameters = self._visible()
         with self.db.read() as db:
             row = db.execute(
-                f"SELECT {_COLUMNS}, secrets FROM connections WHERE name = ?" + visible, (name, *parameters)
+                f"SELECT {_COLUMNS}, secrets FROM connections WHERE name = ?" + visible,
+                (self.storage_name(name), *parameters),
             ).fetchone()
         if row is None:
             return None
-        return self._with_secrets(_record(row), row[-1])
+        return self._with_secrets(self._record(row), row[-1])
 
     def list_connections(self, *, include_secrets: bool = False) -> list[ConnectionRecord]:
         """Every connection by name; secrets are left out (and not decrypted) unless asked for."""
+        if include_secrets:
+            self.cipher()  # first: a pending re-seal happens before the read
         visible, parameters = self._visible()
         with self.db.read() as db:
             rows = db.execute(
                 f"SELECT {_COLUMNS}, secrets FROM connections WHERE 1 = 1{visible} ORDER BY name", parameters
             ).fetchall()
-        records = [_record(row) for row in rows]
+        records = [self._record(row) for row in rows]
         if include_secrets:
             records = [self._with_secrets(r, row[-1]) for r, row in zip(records, rows, strict=True)]
         return records
@@ -90,7 +103,8 @@ class Connections(StoreCore):
         if sealed is None:
             return record
         what = f"the secrets of connection {record.name!r}"
-        return replace(record, secrets=self._open_json(sealed, label("secrets", record.name), what))
+        name = stored_name(record.tenant, record.name) if self.principal is not None else record.name
+        return replace(record, secrets=self._open_json(sealed, label("secrets", name), what))
 
     def connection_revision(self, name: str) -> str | None:
         """An opaque value that changes whenever connection ``name`` is saved again or deleted and
@@ -100,7 +114,7 @@ class Connections(StoreCore):
             row = db.execute(
                 "SELECT type_key, config, created_at, updated_at, secrets FROM connections WHERE name = ?"
                 + visible,
-                (name, *parameters),
+                (self.storage_name(name), *parameters),
             ).fetchone()
         if row is None:
             return None
@@ -113,35 +127,39 @@ class Connections(StoreCore):
         visible, parameters = self._visible()
         with self.db.transaction() as db:
             sql = "DELETE FROM connections WHERE name = ?" + visible
-            return db.execute(sql, (name, *parameters)).rowcount > 0
+            return db.execute(sql, (self.storage_name(name), *parameters)).rowcount > 0
 
     def save_tokens(self, name: str, tokens: Mapping[str, Any] | None) -> None:
         """Replace the connection's token set (one atomic update); None removes it."""
-        sealed = None if tokens is None else self._seal_json(dict(tokens), label("tokens", name))
+        stored = self.storage_name(name)
+        sealed = None if tokens is None else self._seal_json(dict(tokens), label("tokens", stored))
         visible, parameters = self._visible()
         with self.db.transaction() as db:
             updated = db.execute(
                 "UPDATE connections SET tokens = ?, tokens_updated_at = ? WHERE name = ?" + visible,
-                (sealed, self.clock(), name, *parameters),
+                (sealed, self.clock(), stored, *parameters),
             ).rowcount
         if not updated:
             raise ConfigurationError(f"no connection named {name!r}")
 
     def load_tokens(self, name: str) -> dict[str, Any] | None:
         """The connection's token set, or None (no such connection, or no tokens yet)."""
+        stored = self.storage_name(name)
+        self.cipher()  # first: a pending re-seal happens before the read
         visible, parameters = self._visible()
         with self.db.read() as db:
             row = db.execute(
-                "SELECT tokens FROM connections WHERE name = ?" + visible, (name, *parameters)
+                "SELECT tokens FROM connections WHERE name = ?" + visible, (stored, *parameters)
             ).fetchone()
         if row is None or row[0] is None:
             return None
-        tokens: dict[str, Any] = self._open_json(row[0], label("tokens", name), f"the tokens of {name!r}")
+        tokens: dict[str, Any] = self._open_json(row[0], label("tokens", stored), f"the tokens of {name!r}")
         return tokens
 
     def record_health(self, name: str, ok: bool, error: str | None = None) -> None:
         """Note a successful use (clears the last error) or a failure with its message."""
         now = self.clock()
+        name = self.storage_name(name)
         visible, parameters = self._visible()
         with self.db.transaction() as db:
             if ok:
@@ -156,9 +174,12 @@ class Connections(StoreCore):
                     ((error or "failed")[:2000], now, name, *parameters),
                 )
 
+    def _record(self, row: tuple[Any, ...]) -> ConnectionRecord:
+        return _record(row, self._shown(row[0]))
 
-def _record(row: tuple[Any, ...]) -> ConnectionRecord:
-    name, type_key, config, created, updated, success, error, error_at, has_tokens = row[:9]
+
+def _record(row: tuple[Any, ...], name: str) -> ConnectionRecord:
+    _, type_key, config, created, updated, success, error, error_at, has_tokens = row[:9]
     tenant, owner, scope = row[9:12]
     return ConnectionRecord(
         name=name,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from connector.errors import ConfigurationError
 from connector.store.interfaces import Connection, Database
-from connector.store.records import SCOPES, TRIGGER_STATUSES, Principal
+from connector.store.records import SCOPES, TRIGGER_STATUSES, Principal, split_stored_name, stored_name
 
 if TYPE_CHECKING:
     from connector.crypto import Cipher
@@ -24,6 +24,9 @@ STORE_ENV = "OUTLOOK_CONNECTOR_STORE"
 """A ``postgresql://`` URL (or a SQLite file path) of the store, instead of the home's state.db."""
 
 _KEY_CHECK = b"outlook-connector key check"
+RESEAL_FLAG = "reseal_tenant_names"
+"""meta row left by migration 7: tenants' connections it renamed still hold secrets and tokens
+sealed under their plain names; the first process holding the key seals them under their new ones."""
 
 
 def default_home() -> Path:
@@ -65,6 +68,33 @@ class StoreCore:
         if not visible:
             return "", ()
         return f" AND {column} IN (SELECT name FROM connections WHERE 1 = 1{visible})", parameters
+
+    def storage_name(self, name: str) -> str:
+        """The name connection ``name`` (as this store's caller names it) is kept under
+        (``records.stored_name``): qualified with the principal's tenant on a bound store, as given
+        on the host's. Anything else keyed by a connection (locks, kv keys, client caches) uses it,
+        so a bound store and the host (the receiver, the worker) meet on one key."""
+        if self.principal is None:
+            return name
+        return stored_name(self.principal.tenant, name)
+
+    def _shown(self, stored: str) -> str:
+        """A stored connection name as this store's caller names it (the inverse of ``storage_name``)."""
+        if self.principal is None:
+            return stored
+        tenant, name = split_stored_name(stored)
+        return name if tenant == self.principal.tenant else stored
+
+    def tenant_prefix(self, connection: str) -> str:
+        """A prefix for keys (kv) a connection's tenant owns alone: "" without a tenant (keys as
+        before tenants), else tenant U+001F; the same on a bound store and the host's."""
+        tenant = split_stored_name(self.storage_name(connection))[0]
+        return stored_name(tenant, "")
+
+    def name_in_tenant(self, tenant: str, name: str) -> str:
+        """How this store addresses connection ``name`` (a plain name, e.g. a shared mailbox's
+        ``via``) of ``tenant``: plainly when bound (its own tenant), by stored name on the host's."""
+        return name if self.principal is not None else stored_name(tenant, name)
 
     def _ownership(self, tenant: str, owner: str, scope: str) -> tuple[str, str, str]:
         """(tenant, owner, scope) a saved row gets: the principal's tenant and user when bound."""
@@ -126,9 +156,36 @@ class StoreCore:
                 "OUTLOOK_CONNECTOR_KEY to the original key (or restore its secret.key file), or "
                 "start over with a new state database"
             ) from None
+        self._reseal_renamed(cipher)
         with self._cipher_guard:
             self._cipher = cipher
         return cipher
+
+    def _reseal_renamed(self, cipher: Cipher) -> None:
+        """Once after migration 7 (``RESEAL_FLAG``): seal the secrets and tokens of the tenants'
+        connections it renamed under their stored names (each is tried under its plain name; one
+        that does not open so was sealed under its stored name already)."""
+        from connector.crypto import DecryptionError
+
+        with self.db.transaction() as db:
+            flagged = db.execute("SELECT key FROM meta WHERE key = ?" + self.db.for_update, (RESEAL_FLAG,))
+            if flagged.fetchone() is None:
+                return
+            rows = db.execute("SELECT name, secrets, tokens FROM connections WHERE tenant <> ''").fetchall()
+            for name, *sealed in rows:
+                plain = split_stored_name(name)[1]
+                for column, blob in zip(("secrets", "tokens"), sealed, strict=True):
+                    if blob is None:
+                        continue
+                    try:
+                        data = cipher.open(bytes(blob), label(column, plain), f"the {column} of {plain!r}")
+                    except DecryptionError:
+                        continue
+                    db.execute(
+                        f"UPDATE connections SET {column} = ? WHERE name = ?",
+                        (cipher.seal(data, label(column, name)), name),
+                    )
+            db.execute("DELETE FROM meta WHERE key = ?", (RESEAL_FLAG,))
 
     def describe(self) -> str:
         """Where the state is (for messages; never with a password)."""
@@ -166,5 +223,3 @@ def check_name(name: str) -> None:
         raise ConfigurationError(
             f"invalid connection name {name!r}: 1 to 200 characters, no control characters"
         )
-
-

@@ -96,6 +96,11 @@ class ConnectionStore(Protocol):
 
     def lock(self, name: str) -> AbstractContextManager[None]: ...
 
+    def storage_name(self, name: str) -> str:
+        """The name connection ``name`` is kept under, unique across tenants (for locks, kv keys and
+        caches keyed by a connection, so a tenant's store and the host's meet on one key)."""
+        ...
+
 
 class KeyValueStore(Protocol):
     """JSON values by (namespace, key), optionally encrypted, optionally expiring."""
@@ -226,9 +231,14 @@ class ApprovalStore(Protocol):
 
 
 class PolicyStore(Protocol):
-    """Stored policies: one per connection and a default (``connection=None``)."""
+    """Stored policies: one per connection and a default (``connection=None``; a bound store's is
+    its tenant's)."""
 
     def get_policy(self, connection: str | None) -> dict[str, Any] | None: ...
+
+    def default_policy_for(self, connection: str) -> dict[str, Any] | None:
+        """The stored default that applies to ``connection`` (its tenant's, else the host's)."""
+        ...
 
     def set_policy(self, connection: str | None, policy: dict[str, Any]) -> None: ...
 

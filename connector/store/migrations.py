@@ -14,6 +14,9 @@ Migration = tuple[int, str, tuple[str, ...]]
 
 Statement = str | tuple[str, str]
 
+_SEP = "\x1f"
+"""``records.TENANT_SEPARATOR`` (written here as migration 7 wrote it, whatever may change later)."""
+
 DIALECT_TYPES: dict[str, dict[str, str]] = {
     "sqlite": {
         "float": "REAL",
@@ -183,6 +186,37 @@ SCHEMA: tuple[tuple[int, str, tuple[Statement, ...]], ...] = (
             "ALTER TABLE trigger_instances ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
             "ALTER TABLE trigger_instances ADD COLUMN scope TEXT NOT NULL DEFAULT 'organization'",
             "CREATE INDEX trigger_instances_tenant ON trigger_instances (tenant, owner)",
+        ),
+    ),
+    (
+        7,
+        "connection names unique per tenant: a tenant's connections are kept as tenant U+001F name",
+        (  # what names a tenant's connection follows it; then the connections; their seals: RESEAL_FLAG
+            *(
+                f"UPDATE {table} SET {column} = (SELECT c.tenant || '{_SEP}' || c.name FROM connections c"
+                f" WHERE c.name = {table}.{column}) WHERE {where}{column} IN"
+                " (SELECT name FROM connections WHERE tenant <> '')"
+                for table, column, where in (
+                    ("trigger_instances", "connection_name", ""),
+                    ("policies", "connection_name", ""),
+                    ("approvals", "connection_name", ""),
+                    ("audit_log", "connection_name", ""),
+                    ("kv", "key", "namespace = 'connection-account' AND encrypted = 0 AND "),
+                )
+            ),
+            # an instance of a tenant naming no connection (deleted): its tenant's, if recreated
+            f"UPDATE trigger_instances SET connection_name = tenant || '{_SEP}' || connection_name"
+            f" WHERE tenant <> '' AND connection_name NOT LIKE '%{_SEP}%'",
+            *(
+                (
+                    dialect,
+                    f"INSERT INTO meta (key, value) SELECT 'reseal_tenant_names', {empty} WHERE EXISTS"
+                    " (SELECT 1 FROM connections WHERE tenant <> '' AND (secrets IS NOT NULL"
+                    " OR tokens IS NOT NULL))",
+                )
+                for dialect, empty in (("sqlite", "X''"), ("postgresql", "''::bytea"))
+            ),
+            f"UPDATE connections SET name = tenant || '{_SEP}' || name WHERE tenant <> ''",
         ),
     ),
     (

@@ -15,6 +15,25 @@ SCOPES = ("personal", "organization")
 TRIGGER_STATUSES = ("active", "paused", "disabled")
 """``paused``: notifications are still received and queued; ``disabled``: the receiver refuses them."""
 
+TENANT_SEPARATOR = "\x1f"
+"""Between a tenant and a connection name in the name the store keeps a tenant's connection under
+(``stored_name``): neither may contain a control character, so the pair is unambiguous."""
+
+
+def stored_name(tenant: str, name: str) -> str:
+    """The name connection ``name`` of ``tenant`` is kept under: ``name`` itself for a
+    single-tenant installation (tenant ""), else ``tenant`` U+001F ``name``. Connection names are
+    unique per tenant; an unbound (host) store addresses every connection by this name (it is what
+    its records, trigger instances, approvals and audit records carry), a store bound to a
+    ``Principal`` by the plain name within its tenant."""
+    return f"{tenant}{TENANT_SEPARATOR}{name}" if tenant else name
+
+
+def split_stored_name(stored: str) -> tuple[str, str]:
+    """(tenant, plain name) of a stored name (tenant "" when it has none)."""
+    tenant, separator, name = stored.partition(TENANT_SEPARATOR)
+    return (tenant, name) if separator else ("", stored)
+
 
 @dataclass(frozen=True)
 class ConnectionRecord:
@@ -22,6 +41,9 @@ class ConnectionRecord:
     (client secret...). Timestamps are epoch seconds. Tokens are kept apart (``load_tokens``)."""
 
     name: str
+    """Unique within ``tenant``. A host (unbound) store gives and takes the stored name
+    (``stored_name``: tenant U+001F name for a tenant's connection); a store bound to a principal
+    the plain name."""
     type_key: str
     config: Mapping[str, Any]
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -48,6 +70,8 @@ class TriggerInstance:
     id: str
     trigger_key: str
     connection_name: str
+    """Its tenant's connection: the stored name on the host's store (what the receiver and worker
+    load), the plain name on a bound store."""
     config: Mapping[str, Any]
     client_state: str = field(repr=False)
     state: Mapping[str, Any] = field(default_factory=dict)
@@ -102,10 +126,16 @@ class Principal:
 
     def __post_init__(self) -> None:
         for field_name, value in (("tenant", self.tenant), ("user", self.user)):
-            if not value or len(value) > 200 or any(ord(c) < 32 for c in value):
-                raise ConfigurationError(
-                    f"invalid principal {field_name}: 1 to 200 characters, no control characters"
-                )
+            problem = principal_problem(value)
+            if problem is not None:
+                raise ConfigurationError(f"invalid principal {field_name}: {problem}")
+
+
+def principal_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a principal's tenant or user (None: it can)."""
+    if not isinstance(value, str) or not value or len(value) > 200 or any(ord(c) < 32 for c in value):
+        return "1 to 200 characters, no control characters"
+    return None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from connector.errors import ConfigurationError
 from connector.store.core import StoreCore, check_status, dump, label
-from connector.store.records import ReceiverAccess, TriggerInstance
+from connector.store.records import ReceiverAccess, TriggerInstance, split_stored_name, stored_name
 
 _COLUMNS = (
     "id, trigger_key, connection_name, config, client_state, state, secrets, status, created_at,"
@@ -17,7 +17,9 @@ _COLUMNS = (
 
 
 class TriggerInstances(StoreCore):
-    """``TriggerInstanceStore`` over the backend."""
+    """``TriggerInstanceStore`` over the backend. An instance's ``connection_name`` is its
+    tenant's connection: kept as the stored name (``records.stored_name``), which the host (the
+    receiver, the worker) loads the connection by, shown plainly to a bound store."""
 
     def save_trigger_instance(self, instance: TriggerInstance) -> None:
         """Create or replace the instance (its queue and delivered keys are kept on replace).
@@ -26,6 +28,10 @@ class TriggerInstances(StoreCore):
             raise ConfigurationError(f"invalid trigger instance id {instance.id!r}")
         check_status(instance.status)
         tenant, owner, scope = self._ownership(instance.tenant, instance.owner, instance.scope)
+        connection = instance.connection_name
+        if self.principal is None and split_stored_name(connection)[0] == tenant:
+            connection = split_stored_name(connection)[1]  # the host gave the stored name
+        connection = stored_name(tenant, connection)
         now = self.clock()
         client_state = instance.client_state.encode("utf-8")
         sealed_state = self.cipher().seal(client_state, label("trigger", instance.id))
@@ -44,7 +50,7 @@ class TriggerInstances(StoreCore):
                 (
                     instance.id,
                     instance.trigger_key,
-                    instance.connection_name,
+                    connection,
                     dump(instance.config),
                     sealed_state,
                     dump(instance.state),
@@ -106,7 +112,7 @@ class TriggerInstances(StoreCore):
         return TriggerInstance(
             id=id_,
             trigger_key=row[1],
-            connection_name=row[2],
+            connection_name=self._shown(row[2]),
             config=json.loads(row[3]),
             client_state=client_state.decode("utf-8"),
             state=json.loads(row[5]),
