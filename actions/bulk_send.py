@@ -261,15 +261,20 @@ class _Journal:
         if self.store is None:
             return None
         entry = self.store.kv_get(JOURNAL, self.prefix + key)
+        if entry is None and self.prefix:
+            # written before run_ids were per tenant (unprefixed): still never sent twice
+            entry = self.store.kv_get(JOURNAL, key)
         if entry is None:
             return None
         return "already_sent" if isinstance(entry, dict) and entry.get("status") == "sent" else "unknown"
 
     def claim(self, key: str) -> str | None:
         """Record the row as being sent; the earlier state if another run has it (then do not send)."""
-        if self.store is None or self.store.kv_add(
-            JOURNAL, self.prefix + key, {"status": "sending"}, ttl=JOURNAL_TTL
-        ):
+        if self.store is None:
+            return None
+        if self.prefix and self.store.kv_get(JOURNAL, key) is not None:
+            return self.previous(key)
+        if self.store.kv_add(JOURNAL, self.prefix + key, {"status": "sending"}, ttl=JOURNAL_TTL):
             return None
         return self.previous(key) or "unknown"
 

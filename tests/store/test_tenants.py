@@ -552,6 +552,33 @@ def test_a_run_id_of_one_tenant_is_not_another_tenants(store: Store, mailboxes: 
     assert statuses["tenant-b"] == [["sent"] * 3]
 
 
+def test_a_run_journal_written_before_tenants_still_stops_a_resend(
+    store: Store, sandbox: SandboxServer, mailboxes: dict[str, str]
+) -> None:
+    """Journal rows from before run_ids were per tenant carry no tenant prefix: a tenant's re-run of
+    that run_id after the upgrade must still see them and send nothing twice."""
+    from connections.registry import load_connection
+    from connector.policy import PRESETS, PolicyGate
+    from connector.runtime import Runtime
+
+    rows = [{"Email": mailboxes["tenant-a"], "N": n} for n in range(2)]
+    batch = {"subject_template": "Old run #{{N}}", "body_template": "<p>{{N}}</p>", "to_column": "Email"}
+    from connections.sandbox import sandbox_connection
+
+    a1 = store.for_principal(A1)
+    sandbox_connection(store, sandbox.url, "delegated", name="before-tenants")  # the host's, no tenant
+    statuses = []
+    for view, name in ((store, "before-tenants"), (a1, "mail")):  # the old row's keys are unprefixed
+        with Runtime(store=view, strict_output=True, gate=PolicyGate(policy=PRESETS["open"])) as runtime:
+            sent = runtime.run_action(
+                "send_templated_messages",
+                {**batch, "rows": rows, "run_id": "before-1"},
+                load_connection(view, name),
+            )
+        statuses.append([row["status"] for row in sent["rows"]])
+    assert statuses == [["sent", "sent"], ["already_sent", "already_sent"]]
+
+
 def test_shared_mailboxes_and_noted_accounts_stay_in_their_tenant(
     store: Store, mailboxes: dict[str, str]
 ) -> None:
