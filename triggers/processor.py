@@ -75,10 +75,11 @@ def deliver_changes(
     A refused delivery (the sink raised) stops here and propagates: the changes before it are
     delivered and marked, it and the ones after are not, so a retry resumes at it.
     """
+    outbox = in_store(store, delivery)
     delivered = 0
     for change in changes:
         commit = _deliver_one(
-            store, delivery, instance, change, source, item_kind, subscription_id, received_at, None
+            store, delivery, outbox, instance, change, source, item_kind, subscription_id, received_at, None
         )
         if commit is not None:
             delivered += 1
@@ -101,8 +102,9 @@ def deliver_queued_change(
     completed here; False if nothing was delivered (a version seen before) or the claim was lost
     meanwhile (the record is written all the same): the caller then finishes the row itself,
     which does nothing if it is no longer its claim."""
+    outbox = in_store(store, delivery)
     commit = _deliver_one(
-        store, delivery, instance, change, "webhook", item_kind, subscription_id, received_at, claim
+        store, delivery, outbox, instance, change, "webhook", item_kind, subscription_id, received_at, claim
     )
     return commit is not None and commit.finished is True
 
@@ -110,6 +112,7 @@ def deliver_queued_change(
 def _deliver_one(
     store: Store,
     delivery: Delivery,
+    outbox: bool,
     instance: TriggerInstance,
     change: Change,
     source: str,
@@ -119,8 +122,8 @@ def _deliver_one(
     claim: tuple[int, str] | None,
 ) -> DeliveryCommit | None:
     """Check, deliver and record one change under the instance's delivery lock; None if it was
-    delivered before (nothing written)."""
-    outbox = _outbox(store, delivery)
+    delivered before (nothing written). ``outbox``: seal the event in the record (else deliver
+    it first)."""
     key = dedupe_key(instance.id, change.resource_id, change.change_type, change.change_key)
     with store.lock(delivery_lock_name(instance.id)):
         if store.was_delivered(instance.id, key):
@@ -150,8 +153,9 @@ def _deliver_one(
         return store.commit_delivery(instance.id, keys, event=sealed, finish=claim)
 
 
-def _outbox(store: Store, delivery: Delivery) -> bool:
-    """Whether ``delivery`` seals events into this store's outbox (in the record's transaction)."""
+def in_store(store: Store, delivery: Delivery) -> bool:
+    """Whether ``delivery`` seals events into this store's outbox (in the record's transaction);
+    ``ConfigurationError`` if it is an outbox of another database."""
     if not isinstance(delivery, OutboxDelivery):
         return False
     other = delivery.store

@@ -46,6 +46,7 @@ from triggers.catch_up import catch_up_watch, state_lock_name
 from triggers.delivery import TriggerEvent
 from triggers.delta import DEFAULT_PAGE_SIZE, start_cursor
 from triggers.notifications import NotificationProcessor, watch_index
+from triggers.processor import in_store
 
 if TYPE_CHECKING:
     from connections.base import Connection
@@ -171,6 +172,7 @@ class TriggerService:
     ) -> None:
         if public_url is not None and not public_url.startswith(("https://", "http://")):
             raise ConnectorError("public_url must be the http(s) URL Graph can reach the receiver at")
+        in_store(store, delivery)  # an outbox of another database is refused here, before any request
         self.store = store
         self.runtime = runtime
         self.delivery = delivery
