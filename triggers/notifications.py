@@ -96,6 +96,10 @@ class NotificationProcessor:
             return False
         held_key = None
         if row.kind != "lifecycle":
+            if not _usable_id(_resource_id(row.item)):
+                log.warning("trigger %s: notification %s: no usable item id, dropped", instance.id, row.seq)
+                store.finish_notification(row.seq, worker)
+                return True
             held_key = _held_key(instance.id, row.item)
             held = store.kv_get(_HELD, held_key)
             if held is not None and int(held) < row.seq:
@@ -165,7 +169,7 @@ class NotificationProcessor:
     ) -> Change | None:
         change_type = str(item.get("changeType") or "")
         data = item.get("resourceData") or {}
-        resource_id = str(data.get("id") or str(item.get("resource") or "").rsplit("/", 1)[-1])
+        resource_id = _resource_id(item)
         if change_type == "deleted":
             return Change("deleted", resource_id, None, None)
         client = self.service.runtime.client_for(self.service.connection(instance.connection_name))
@@ -244,10 +248,21 @@ def watch_index(instance: TriggerInstance, subscription_id: str) -> int | None:
     return None
 
 
+def _resource_id(item: Mapping[str, Any]) -> str:
+    """The changed item's id: ``resourceData.id``, else the last part of ``resource``."""
+    data = item.get("resourceData")
+    found = data.get("id") if isinstance(data, Mapping) else None
+    return str(found or str(item.get("resource") or "").rsplit("/", 1)[-1])
+
+
+def _usable_id(resource_id: str) -> bool:
+    """Graph's ids are short and printable; anything else (a NUL byte, which PostgreSQL's text
+    columns refuse, or a huge id) would fail every try of its row."""
+    return 0 < len(resource_id) <= 1000 and resource_id.isprintable()
+
+
 def _held_key(instance_id: str, item: Mapping[str, Any]) -> str:
-    data = item.get("resourceData") or {}
-    resource_id = str(data.get("id") or str(item.get("resource") or "").rsplit("/", 1)[-1])
-    return f"{instance_id}\0{resource_id}"
+    return f"{instance_id}\n{_resource_id(item)}"
 
 
 def _etag_key(etag: Any) -> str | None:

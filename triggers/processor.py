@@ -45,8 +45,10 @@ if TYPE_CHECKING:
     from triggers.delivery import Delivery
     from triggers.delta import Change
 
-_CREATED_MARK = "\0created"
-"""A pseudo change key: the dedupe key ``created_key`` makes never equals a real version's."""
+_CREATED_MARK = "<created>"
+"""A pseudo change key: the dedupe key ``created_key`` makes never equals a real version's (Graph's
+change keys are base64). No NUL byte: PostgreSQL's text columns refuse it (it was ``\0created``,
+which only SQLite could store)."""
 
 
 def delivery_lock_name(instance_id: str) -> str:

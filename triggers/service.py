@@ -154,8 +154,9 @@ class TriggerService:
     """Enable, renew and disable trigger instances, and process their queued notifications.
 
     ``worker`` names this process's claims on the queue; ``lease_seconds`` is how long a claimed
-    notification stays invisible to other workers. ``clock`` gives epoch seconds (tests move it).
-    ``page_size``: items per delta page a catch-up (or a webhook backfill) reads.
+    notification stays invisible to other workers; ``renewal_lease_seconds`` how long its lease on
+    an instance it renews or catches up lasts if it dies meanwhile. ``clock`` gives epoch seconds
+    (tests move it). ``page_size``: items per delta page a catch-up (or a webhook backfill) reads.
     """
 
     def __init__(
@@ -169,6 +170,7 @@ class TriggerService:
         lease_seconds: float = 60.0,
         clock: Callable[[], float] = time.time,
         page_size: int = DEFAULT_PAGE_SIZE,
+        renewal_lease_seconds: float = RENEWAL_LEASE_SECONDS,
     ) -> None:
         if public_url is not None and not public_url.startswith(("https://", "http://")):
             raise ConnectorError("public_url must be the http(s) URL Graph can reach the receiver at")
@@ -182,6 +184,8 @@ class TriggerService:
         self.clock = clock
         self.page_size = page_size
         """Items per delta page a catch-up asks for."""
+        self.renewal_lease_seconds = renewal_lease_seconds
+        """How long this worker's renewal lease on an instance lasts (another takes it over after)."""
         self._connections: dict[str, Connection] = {}
         self._guard = threading.Lock()
         self.notifications = NotificationProcessor(self)
@@ -378,8 +382,10 @@ class TriggerService:
         for instance in _spread(self.store.list_trigger_instances(), self.worker):
             if instance.status != "active" or not self.is_webhook(instance):
                 continue  # paused, or a polling instance (no subscriptions)
+            if not _renewal_due(instance, horizon):
+                continue  # as listed: checked again under the lease, as the last holder left it
             lease = renewal_lease_name(instance.id)
-            if not self.store.acquire_lease(lease, self.worker, RENEWAL_LEASE_SECONDS):
+            if not self.store.acquire_lease(lease, self.worker, self.renewal_lease_seconds):
                 report.skipped.append(instance.id)  # another worker is renewing it now
                 continue
             try:
@@ -467,7 +473,7 @@ class TriggerService:
         lease = renewal_lease_name(instance_id)
         try:
             delivered = self.catch_up(instance_id, progress)
-            if not self.store.acquire_lease(lease, self.worker, RENEWAL_LEASE_SECONDS):
+            if not self.store.acquire_lease(lease, self.worker, self.renewal_lease_seconds):
                 # a worker is renewing it right now: its renewal stands, ours would race it
                 report = SyncReport(instance_id, "webhook", delivered, renewal_skipped=True)
                 return report
@@ -499,7 +505,7 @@ class TriggerService:
             if not due(instance):
                 continue
             lease = renewal_lease_name(instance.id)
-            if not self.store.acquire_lease(lease, self.worker, RENEWAL_LEASE_SECONDS):
+            if not self.store.acquire_lease(lease, self.worker, self.renewal_lease_seconds):
                 continue  # another worker is renewing or catching it up now
             try:
                 if due(self.store.get_trigger_instance(instance.id)):  # not done meanwhile by another
@@ -599,6 +605,15 @@ class TriggerService:
                 entry["retired"] = [*entry.get("retired", []), old][-_RETIRED_KEPT:]
             entry.update(values)
             self.store.update_trigger_state(instance_id, {**instance.state, "watches": watches})
+
+
+def _renewal_due(instance: TriggerInstance, horizon: float) -> bool:
+    """Whether a watch of the instance needs its catch-up, has no subscription, or one expiring
+    before ``horizon`` (what ``_renew_instance`` acts on)."""
+    return any(
+        w.get("needs_catch_up") or not w.get("subscription_id") or float(w.get("expires_at") or 0) <= horizon
+        for w in _watches(instance)
+    )
 
 
 def _public_url(instance: TriggerInstance, default: str | None) -> str:

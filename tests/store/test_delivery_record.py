@@ -159,3 +159,28 @@ def test_a_reader_following_concurrent_writers_sees_every_event_once(
     done.set()
     following.join()
     assert len(seen) == len(set(seen)) == writers * per_writer
+
+
+def test_the_processor_records_created_and_updated_on_both_backends(store: Store) -> None:
+    """``deliver_changes`` with the outbox: an item's ``created`` mark (no NUL byte: PostgreSQL's
+    text refuses it) makes a later "created" of a new version go out as updated."""
+    from triggers.delivery import OutboxDelivery
+    from triggers.delta import Change
+    from triggers.processor import deliver_changes
+
+    instance = _instance()
+    store.save_trigger_instance(instance)
+    changes = [
+        Change("created", "m1", "k1", {"id": "m1", "changeKey": "k1"}),
+        Change("created", "m1", "k1", {"id": "m1", "changeKey": "k1"}),  # the same version again
+        Change("created", "m1", "k2", {"id": "m1", "changeKey": "k2"}),  # delta calls it created
+        Change("deleted", "m1", None, None),
+    ]
+    assert deliver_changes(store, OutboxDelivery(store), instance, changes, "delta") == 3
+    events = [e.event for e in store.read_trigger_events()]
+    assert [(e["change_type"], e["resource_id"]) for e in events] == [
+        ("created", "m1"),
+        ("updated", "m1"),
+        ("deleted", "m1"),
+    ]
+    assert len(store.list_delivered(INSTANCE)) == 4  # three versions and the item's created mark

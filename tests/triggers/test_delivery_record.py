@@ -179,3 +179,16 @@ def test_the_cli_prints_the_outbox_and_prunes_it(tmp_path: Path, monkeypatch: py
         assert [e.dedupe_key for e in store.read_trigger_events()] == ["k2"]  # k0, k1 pruned
     refused = runner.invoke(main, ["triggers", "outbox", "--after", "-1"])
     assert refused.exit_code != 0 and "--after" in refused.output
+
+
+def test_a_notification_without_a_usable_item_id_is_dropped_not_retried_forever(rig: Harness) -> None:
+    instance = rig.service.enable("mail_message_webhook", rig.connection.name, INBOX)
+    subscription_id = instance.state["watches"][0]["subscription_id"]
+    bad = [
+        {"subscriptionId": subscription_id, "changeType": "deleted", "resourceData": {"id": "m\x001"}},
+        {"subscriptionId": subscription_id, "changeType": "deleted", "resource": ""},
+        {"subscriptionId": subscription_id, "changeType": "deleted", "resourceData": {"id": "m" * 1001}},
+    ]
+    rig.store.enqueue_notifications(instance.id, "change", bad)
+    assert rig.service.process_pending() == 3
+    assert rig.host.events == [] and rig.store.pending_notification_count() == 0
