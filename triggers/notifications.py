@@ -103,9 +103,11 @@ class NotificationProcessor:
             held_key = _held_key(instance.id, row.item)
             held = store.kv_get(_HELD, held_key)
             if held is not None and int(held) < row.seq:
-                # an earlier notification of this item failed: keep the item's order (its created first)
-                store.retry_notification(row.seq, "waiting for an earlier notification", 1.0, worker)
-                return False
+                if store.is_queued(int(held)):
+                    # an earlier notification of this item failed: keep the item's order (created first)
+                    store.retry_notification(row.seq, "waiting for an earlier notification", 1.0, worker)
+                    return False
+                store.kv_delete(_HELD, held_key)  # done, by a worker that died before forgetting it
         try:
             if instance.id not in passes:
                 mailbox = service.connection(instance.connection_name).default_mailbox

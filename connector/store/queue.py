@@ -254,6 +254,11 @@ class Queue(StoreCore):
         with self.db.transaction() as db:
             db.execute(sql, parameters)
 
+    def is_queued(self, seq: int) -> bool:
+        """Whether row ``seq`` is still in the queue (not completed yet)."""
+        with self.db.read() as db:
+            return db.execute("SELECT 1 FROM trigger_queue WHERE seq = ?", (seq,)).fetchone() is not None
+
     def pending_notification_count(self, instance_id: str | None = None) -> int:
         """Rows not completed yet (due, waiting for a retry, or claimed), of one instance or all."""
         self.absorb_inbox()

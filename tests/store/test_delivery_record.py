@@ -31,8 +31,9 @@ def test_marks_completion_and_event_commit_together(store: Store) -> None:
     store.save_trigger_instance(_instance())
     store.enqueue_notifications(INSTANCE, "change", [{"n": 1}])
     [row] = store.claim_notifications("w1")
+    assert store.is_queued(row.seq)
     commit = store.commit_delivery(INSTANCE, ["k1", "k1-created"], event=_event("k1"), finish=(row.seq, "w1"))
-    assert commit.delivered and commit.finished
+    assert commit.delivered and commit.finished and not store.is_queued(row.seq)
     assert store.was_delivered(INSTANCE, "k1") and store.was_delivered(INSTANCE, "k1-created")
     assert store.pending_notification_count() == 0
     [stored] = store.read_trigger_events()

@@ -192,3 +192,27 @@ def test_a_notification_without_a_usable_item_id_is_dropped_not_retried_forever(
     rig.store.enqueue_notifications(instance.id, "change", bad)
     assert rig.service.process_pending() == 3
     assert rig.host.events == [] and rig.store.pending_notification_count() == 0
+
+
+def test_a_hold_left_by_a_worker_that_died_does_not_stall_the_item(rig: Harness) -> None:
+    """A row whose earlier failure held its item's later notifications was completed (in its
+    delivery record) by a worker killed before it forgot the hold: the next notification of the
+    item finds the held row gone and goes out."""
+    from triggers.notifications import _HELD
+
+    instance = rig.service.enable("mail_message_webhook", rig.connection.name, INBOX)
+    message = rig.create_message("held once")
+    rig.deliver()
+    rig.store.absorb_inbox()  # the receiver's inbox into the queue, as a claim does first
+    with rig.store.read() as db:
+        [(earlier,)] = db.execute("SELECT seq FROM trigger_queue").fetchall()
+    assert rig.service.process_pending() == 1  # the row the hold names is completed...
+    rig.store.kv_add(_HELD, f"{instance.id}\n{message['id']}", earlier)  # ... but its hold is left
+    rig.update_message(message["id"], isRead=True)
+    rig.deliver()
+    assert rig.service.process_pending() == 1
+    assert [(e.resource_id, e.change_type) for e in rig.host.events] == [
+        (message["id"], "created"),
+        (message["id"], "updated"),
+    ]
+    assert rig.store.kv_get(_HELD, f"{instance.id}\n{message['id']}") is None
