@@ -1,4 +1,5 @@
-"""Trigger instances end to end: enable, renew, disable, and processing of queued notifications.
+"""Trigger instances end to end: enable, renew, disable, and processing of queued notifications
+(the queue part in ``triggers.notifications``; every delivery ends in ``triggers.processor``).
 
 ``TriggerService(store, runtime, delivery, public_url=...)`` is what the CLI (``triggers listen``,
 ``serve``, ``triggers worker``) and a host platform use. The receiver (``connector.webhooks``) only
