@@ -216,3 +216,41 @@ def test_a_hold_left_by_a_worker_that_died_does_not_stall_the_item(rig: Harness)
         (message["id"], "updated"),
     ]
     assert rig.store.kv_get(_HELD, f"{instance.id}\n{message['id']}") is None
+
+
+def test_the_worker_command_delivers_into_the_outbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``outlook-connector triggers worker --deliver-to store`` as a process: events go to the
+    store's outbox (nothing on stdout), where a host reads them."""
+    from connections.sandbox import sandbox_connection
+    from connector.runtime import Runtime
+    from sandbox.config import SandboxConfig
+    from sandbox.server import SandboxServer
+    from tests.triggers.test_triggers_cli import Process, _create_message
+    from triggers.worker import Receiver
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("OUTLOOK_CONNECTOR_HOME", str(home))
+    monkeypatch.delenv("OUTLOOK_CONNECTOR_STORE", raising=False)
+    config = SandboxConfig(messages_per_user=5, notification_interval=0.0, http_notification_urls=True)
+    with SandboxServer(config) as server, Store(home / "state.db") as store, Receiver(store) as receiver:
+        sandbox_connection(store, server.url, "app", name="graph")
+        runtime = Runtime(store=store)
+        enabler = TriggerService(store, runtime, CallbackDelivery(print), public_url=receiver.url)
+        instance = enabler.enable("mail_message_webhook", "graph", INBOX)
+        worker = Process(["triggers", "worker", "--deliver-to", "store", "--catch-up-hours", "0"], home)
+        try:
+            worker.stderr_line("trigger worker running")
+            message = _create_message(server.graph_url, server.url, "into the outbox")
+            assert server.state.subscriptions.deliver_pending() == 1
+            _until(lambda: bool(store.read_trigger_events()))
+            [(_, event)] = enabler.events_after()
+            assert (event.instance_id, event.resource_id, event.change_type) == (
+                instance.id,
+                message["id"],
+                "created",
+            )
+            assert worker.interrupt() == 0
+            assert worker.stdout.empty()  # nothing printed: the outbox has it
+        finally:
+            worker.kill()
+            runtime.close()
