@@ -83,7 +83,7 @@ def deliver_changes(
         commit = _deliver_one(
             store, delivery, outbox, instance, change, source, item_kind, subscription_id, received_at, None
         )
-        if commit is not None:
+        if commit is not None and commit.delivered:
             delivered += 1
     return delivered
 
