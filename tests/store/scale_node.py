@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 from connector.store import Store
 
-PERIOD = 8.0
+PERIOD = 5.0
 """Seconds from one renewal of a subscription to its next (its window)."""
 LEASE = 3.0
 RENEWAL_LEASE = 10.0
