@@ -6,6 +6,15 @@ never sent again); raising means it refused, and the event is tried again later.
 
     delivery = CallbackDelivery(lambda event: platform.start_flow(event.to_json()))
     delivery = JsonLinesDelivery(sys.stdout)     # one JSON object per line, flushed
+    delivery = OutboxDelivery(store)             # sealed into the store; the host reads them in order
+
+What each guarantees. A callback (or a stream) is outside the store's transactions: an event is
+marked delivered after the host accepted it, so a process that dies between the two sends it again
+on the retry (same ``dedupe_key``): at least once, with a stable key for the host to drop the
+repeat; duplicates only for events in flight at a crash. ``OutboxDelivery`` writes the event in the
+same transaction as its delivered mark and its queue row's completion (``Store.commit_delivery``):
+exactly once, even when a worker is killed at any point, for a host that reads the outbox from the
+same database (``TriggerService.events_after`` / ``Store.read_trigger_events``).
 """
 
 from __future__ import annotations
@@ -15,7 +24,10 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from connector.store import Store
 
 _MAX_KEY_PART = 200
 """Dedupe keys longer than this are hashed (Graph ids are ~150 characters; keys stay short)."""
@@ -86,3 +98,17 @@ class JsonLinesDelivery:
         with self._lock:
             self.stream.write(line)
             self.stream.flush()
+
+
+class OutboxDelivery:
+    """Seals each event into ``store``'s outbox (``trigger_events``) in the transaction that marks
+    it delivered and completes its queue row: a host sharing the database reads the events in order
+    with its own cursor (``TriggerService.events_after``), each exactly once. The trigger service
+    must process with the same database (``triggers.processor`` checks it)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def deliver(self, event: TriggerEvent) -> None:
+        """An event delivered outside the processor: sealed with its own mark (once per key)."""
+        self.store.commit_delivery(event.instance_id, [event.dedupe_key], event=event.to_json())

@@ -1,4 +1,5 @@
-"""Trigger instances end to end: enable, renew, disable, and processing of queued notifications.
+"""Trigger instances end to end: enable, renew, disable, and processing of queued notifications
+(the queue part in ``triggers.notifications``; every delivery ends in ``triggers.processor``).
 
 ``TriggerService(store, runtime, delivery, public_url=...)`` is what the CLI (``triggers listen``,
 ``serve``, ``triggers worker``) and a host platform use. The receiver (``connector.webhooks``) only
@@ -38,26 +39,25 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from actions._subscriptions import parse_graph_time
-from connector.audit import note_resource_data
-from connector.errors import ConfigurationError, ConnectorError, GraphError
+from connector.errors import ConfigurationError, ConnectorError
 from connector.store import TriggerInstance
 from triggers import audit as trigger_audit
 from triggers import lifecycle
-from triggers.catch_up import attachments, catch_up_watch, state_lock_name
-from triggers.delta import DEFAULT_PAGE_SIZE, Change, start_cursor
-from triggers.plan import ADOPTING_TRIGGERS
-from triggers.processor import deliver_changes
+from triggers.catch_up import catch_up_watch, state_lock_name
+from triggers.delivery import TriggerEvent
+from triggers.delta import DEFAULT_PAGE_SIZE, start_cursor
+from triggers.notifications import NotificationProcessor, watch_index
+from triggers.processor import in_store
 
 if TYPE_CHECKING:
     from connections.base import Connection
     from connector.audit import ReadPass
     from connector.http import GraphClient
     from connector.runtime import Runtime
-    from connector.store import QueuedNotification, Store
+    from connector.store import Store
     from triggers.delivery import Delivery
     from triggers.plan import TriggerPlan, Watch
     from triggers.polling import PollProgress
-    from triggers.rich import TokenValidator
 
 log = logging.getLogger("outlook_connector.triggers")
 
@@ -68,12 +68,9 @@ SYNC_RENEW_MARGIN = timedelta(days=1)
 DEFAULT_CATCH_UP_EVERY = timedelta(hours=24)
 """``catch_up_due``: a webhook instance whose last delta read is older than this reads delta again,
 so a notification lost while the receiver was down is delivered within a day on a quiet mailbox."""
-MAX_RETRY_DELAY = 300.0
-_RETIRED_KEPT = 5
-_HELD = "trigger-held-items"
-"""kv namespace: (instance, item id) -> seq of its earliest failed notification; later ones wait."""
-_HELD_TTL = 86400.0
 
+
+_RETIRED_KEPT = 5
 
 RENEWAL_LEASE_SECONDS = 600.0
 """How long a worker may take to renew one instance before another worker may take it over."""
@@ -94,6 +91,11 @@ DELIVERED_RETENTION = timedelta(days=7)
 """How long a delivered change's dedupe key is kept (``renew_due`` forgets older ones): Graph retries
 a notification for a few hours at most, and the delta cursor moves on after every batch, so an older
 change comes back only if its item changed again, under a new key."""
+
+
+EVENT_RETENTION = timedelta(days=7)
+"""How long an outbox event (``OutboxDelivery``) is kept when its host never prunes it (``renew_due``
+forgets older ones): a host reads the outbox continuously and prunes what it read."""
 
 
 @dataclass
@@ -153,8 +155,9 @@ class TriggerService:
     """Enable, renew and disable trigger instances, and process their queued notifications.
 
     ``worker`` names this process's claims on the queue; ``lease_seconds`` is how long a claimed
-    notification stays invisible to other workers. ``clock`` gives epoch seconds (tests move it).
-    ``page_size``: items per delta page a catch-up (or a webhook backfill) reads.
+    notification stays invisible to other workers; ``renewal_lease_seconds`` how long its lease on
+    an instance it renews or catches up lasts if it dies meanwhile. ``clock`` gives epoch seconds
+    (tests move it). ``page_size``: items per delta page a catch-up (or a webhook backfill) reads.
     """
 
     def __init__(
@@ -168,9 +171,11 @@ class TriggerService:
         lease_seconds: float = 60.0,
         clock: Callable[[], float] = time.time,
         page_size: int = DEFAULT_PAGE_SIZE,
+        renewal_lease_seconds: float = RENEWAL_LEASE_SECONDS,
     ) -> None:
         if public_url is not None and not public_url.startswith(("https://", "http://")):
             raise ConnectorError("public_url must be the http(s) URL Graph can reach the receiver at")
+        in_store(store, delivery)  # an outbox of another database is refused here, before any request
         self.store = store
         self.runtime = runtime
         self.delivery = delivery
@@ -180,9 +185,12 @@ class TriggerService:
         self.clock = clock
         self.page_size = page_size
         """Items per delta page a catch-up asks for."""
+        self.renewal_lease_seconds = renewal_lease_seconds
+        """How long this worker's renewal lease on an instance lasts (another takes it over after)."""
         self._connections: dict[str, Connection] = {}
-        self._validators: dict[str, TokenValidator] = {}
         self._guard = threading.Lock()
+        self.notifications = NotificationProcessor(self)
+        """Processes the queue (``process_pending``)."""
 
     # -- connections and plans -----------------------------------------------------------------------
     def connection(self, name: str) -> Connection:
@@ -375,8 +383,10 @@ class TriggerService:
         for instance in _spread(self.store.list_trigger_instances(), self.worker):
             if instance.status != "active" or not self.is_webhook(instance):
                 continue  # paused, or a polling instance (no subscriptions)
+            if not _renewal_due(instance, horizon):
+                continue  # as listed: checked again under the lease, as the last holder left it
             lease = renewal_lease_name(instance.id)
-            if not self.store.acquire_lease(lease, self.worker, RENEWAL_LEASE_SECONDS):
+            if not self.store.acquire_lease(lease, self.worker, self.renewal_lease_seconds):
                 report.skipped.append(instance.id)  # another worker is renewing it now
                 continue
             try:
@@ -392,6 +402,7 @@ class TriggerService:
             if instance.id in report.touched:
                 self.store.record_trigger_success(instance.id)  # a renewal is a sync too
         report.pruned = self.store.prune_delivered(DELIVERED_RETENTION.total_seconds())
+        self.store.prune_trigger_events(older_than=EVENT_RETENTION.total_seconds())
         return report
 
     def _renew_instance(self, instance: TriggerInstance, horizon: float, report: RenewReport) -> None:
@@ -463,7 +474,7 @@ class TriggerService:
         lease = renewal_lease_name(instance_id)
         try:
             delivered = self.catch_up(instance_id, progress)
-            if not self.store.acquire_lease(lease, self.worker, RENEWAL_LEASE_SECONDS):
+            if not self.store.acquire_lease(lease, self.worker, self.renewal_lease_seconds):
                 # a worker is renewing it right now: its renewal stands, ours would race it
                 report = SyncReport(instance_id, "webhook", delivered, renewal_skipped=True)
                 return report
@@ -495,7 +506,7 @@ class TriggerService:
             if not due(instance):
                 continue
             lease = renewal_lease_name(instance.id)
-            if not self.store.acquire_lease(lease, self.worker, RENEWAL_LEASE_SECONDS):
+            if not self.store.acquire_lease(lease, self.worker, self.renewal_lease_seconds):
                 continue  # another worker is renewing or catching it up now
             try:
                 if due(self.store.get_trigger_instance(instance.id)):  # not done meanwhile by another
@@ -526,42 +537,13 @@ class TriggerService:
                 progress=progress,
             )
 
-    # -- processing queued notifications -------------------------------------------------------------
+    # -- processing queued notifications (triggers.notifications) -------------------------------------
     def process_pending(self, limit: int = 100) -> int:
         """Claim up to ``limit`` queued notifications and handle each (lifecycle events, or enrich,
         dedupe, deliver); a failure puts the notification back with backoff. Then each instance
-        that had change notifications completed reads its delta once (``_advance_cursor``).
-        Returns how many notifications were completed."""
-        completed = 0
-        synced: set[str] = set()
-        passes: dict[str, ReadPass] = {}  # one audited read pass per instance for the whole batch
-        try:
-            for row in self.store.claim_notifications(self.worker, limit, self.lease_seconds):
-                if self._process_row(row, passes):
-                    completed += 1
-                    if row.kind == "change":
-                        synced.add(row.instance_id)
-        finally:
-            for audited in passes.values():
-                audited.close()
-        for instance_id in sorted(synced):
-            self._advance_cursor(instance_id)
-        return completed
-
-    def _advance_cursor(self, instance_id: str) -> None:
-        """Read delta once after delivering an instance's notifications, so its stored cursor keeps
-        up with what the host knows: delta reports a deletion (``@removed``) only for items its
-        cursor's round returned, so a later gap caught up from an old cursor would miss deletions
-        of items the webhook delivered since. The changes just delivered come back and are deduped."""
-        instance = self.store.get_trigger_instance(instance_id)
-        if instance is None or instance.status != "active":
-            return
-        try:
-            self.catch_up(instance_id)
-        except Exception as exc:  # the next pass (or a missed/renew catch-up) tries again
-            message = exc.message if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
-            log.warning("trigger %s: delta read after notifications failed: %s", instance_id, message)
-            self.store.record_trigger_error(instance_id, f"delta catch-up: {message}")
+        that had change notifications completed reads its delta once. Returns how many
+        notifications were completed."""
+        return self.notifications.process_pending(limit)
 
     def process_all(self, limit: int = 100) -> int:
         """``process_pending`` until nothing claimable is left; total completed."""
@@ -570,150 +552,20 @@ class TriggerService:
             total += done
         return total
 
-    def _process_row(self, row: QueuedNotification, passes: dict[str, ReadPass]) -> bool:
-        instance = self.store.get_trigger_instance(row.instance_id)
-        if instance is None or instance.status == "disabled":
-            self.store.complete_notification(row.seq)
-            return True
-        if instance.status == "paused":
-            self.store.retry_notification(row.seq, "the trigger is paused", self.lease_seconds)
-            return False
-        held_key = None
-        if row.kind != "lifecycle":
-            held_key = _held_key(instance.id, row.item)
-            held = self.store.kv_get(_HELD, held_key)
-            if held is not None and int(held) < row.seq:
-                # an earlier notification of this item failed: keep the item's order (its created first)
-                self.store.retry_notification(row.seq, "waiting for an earlier notification", 1.0)
-                return False
-        try:
-            if instance.id not in passes:
-                mailbox = self.connection(instance.connection_name).default_mailbox
-                audited = trigger_audit.batch_pass(self.store, self.runtime, instance, mailbox, self.clock)
-                passes[instance.id] = audited
-            with passes[instance.id].reading():
-                if row.kind == "lifecycle":
-                    self._handle_lifecycle(instance, row.item)
-                else:
-                    self._handle_change(instance, row.item, row.received_at)
-        except Exception as exc:  # the host refused, Graph failed, ...: try again later
-            message = exc.message if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
-            if not isinstance(exc, ConnectorError):
-                log.warning("trigger %s: notification %s failed: %s", instance.id, row.seq, message)
-            if held_key is not None:
-                self.store.kv_add(_HELD, held_key, row.seq, ttl=_HELD_TTL)
-            self.store.retry_notification(row.seq, message, _backoff(row.attempts))
-            self.store.record_trigger_error(instance.id, message)
-            return False
-        if held_key is not None and self.store.kv_get(_HELD, held_key) == row.seq:
-            self.store.kv_delete(_HELD, held_key)
-        self.store.complete_notification(row.seq)
-        self.store.record_trigger_success(instance.id)
-        return True
+    def events_after(self, after: int = 0, limit: int = 100) -> list[tuple[int, TriggerEvent]]:
+        """The outbox (``OutboxDelivery``): up to ``limit`` events after position ``after``, in
+        commit order, as (position, event); keep the last position and pass it next time. A store
+        bound to a principal reads only its instances' events."""
+        return [(row.seq, TriggerEvent(**row.event)) for row in self.store.read_trigger_events(after, limit)]
 
-    def _handle_change(self, instance: TriggerInstance, item: Mapping[str, Any], received_at: float) -> int:
-        plan = self.plan(instance)
-        index = _watch_index(instance, str(item.get("subscriptionId") or ""))
-        if index is None:
-            # a subscription made with the subscription actions for this instance: the receiver
-            # checked it carries the instance's clientState, which only the connector holds
-            item_kind = _item_kind(item) if instance.trigger_key in ADOPTING_TRIGGERS else None
-            if item_kind is None:
-                log.info("trigger %s: notification of an unknown subscription dropped", instance.id)
-                return 0
-        else:
-            item_kind = plan.watches[index].item_kind
-        change = self._change_from_item(instance, plan, item)
-        if change is None:
-            return 0
-        return deliver_changes(
-            self.store,
-            self.delivery,
-            instance,
-            [change],
-            "webhook",
-            item_kind=item_kind,
-            subscription_id=str(item.get("subscriptionId")),
-            received_at=received_at,
-        )
+    def prune_events(self, through: int) -> int:
+        """Forget the outbox events up to position ``through`` (read and handled by the host)."""
+        return self.store.prune_trigger_events(through=through)
 
-    def _change_from_item(
-        self, instance: TriggerInstance, plan: TriggerPlan, item: Mapping[str, Any]
-    ) -> Change | None:
-        change_type = str(item.get("changeType") or "")
-        data = item.get("resourceData") or {}
-        resource_id = str(data.get("id") or str(item.get("resource") or "").rsplit("/", 1)[-1])
-        if change_type == "deleted":
-            return Change("deleted", resource_id, None, None)
-        client = self._client(instance)
-        resource = self._decrypt(instance, item) if "encryptedContent" in item else None
-        if resource is not None:
-            note_resource_data()  # audited like a read of the item
-        else:
-            try:
-                resource = client.get_json(_item_path(item))
-            except GraphError as exc:
-                if exc.status == 404:
-                    return None  # gone since: its deleted notification follows
-                raise
-        if plan.only_with_attachments and not resource.get("hasAttachments"):
-            return None
-        if plan.expand_attachments:
-            try:
-                resource["attachments"] = attachments(client, resource, _item_path(item))
-            except GraphError as exc:
-                if exc.status == 404:
-                    return None
-                raise
-        change_key = resource.get("changeKey") or _etag_key(data.get("@odata.etag"))
-        return Change(change_type, resource_id, change_key, resource)
-
-    def _decrypt(self, instance: TriggerInstance, item: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The item's ``encryptedContent``, once its ``validationTokens`` proved the POST came from
-        Graph; None (read the item from Graph instead) when it cannot be trusted or decrypted."""
-        from triggers.rich import RichNotificationError, decrypt_content
-
-        key = instance.secrets.get("private_key_pem")
-        if not key:
-            return None
-        try:
-            tokens = item.get("validationTokens")
-            if not isinstance(tokens, list) or not tokens:
-                raise RichNotificationError("the notification carries no validationTokens")
-            self._validator(instance, item).check([str(t) for t in tokens])
-            return decrypt_content(
-                item["encryptedContent"],
-                key.encode("ascii"),
-                expected_certificate_id=instance.state.get("certificate", {}).get("certificate_id"),
-            )
-        except RichNotificationError as exc:
-            if exc.retryable:
-                raise
-            log.warning("trigger %s: resource data not used (%s); reading the item", instance.id, exc.reason)
-            return None
-
-    def _validator(self, instance: TriggerInstance, item: Mapping[str, Any]) -> TokenValidator:
-        from triggers.rich import TokenValidator, jwks_url_for
-
-        connection = self.connection(instance.connection_name)
-        config: Any = getattr(connection, "config", None)
-        registration = config.registration(connection.name)
-        tenant = str(getattr(config, "tenant", "") or "")
-        if tenant in ("", "common", "organizations", "consumers") or "." in tenant:
-            tenant = str(item.get("tenantId") or "")
-        cache_key = f"{connection.name}\0{tenant}"
-        with self._guard:
-            validator = self._validators.get(cache_key)
-            if validator is None:
-                jwks = jwks_url_for(str(config.endpoints().login_base_url), tenant)
-                validator = TokenValidator(jwks, registration.client_id, [tenant])
-                self._validators[cache_key] = validator
-        return validator
-
-    def _handle_lifecycle(self, instance: TriggerInstance, item: Mapping[str, Any]) -> None:
+    def handle_lifecycle(self, instance: TriggerInstance, item: Mapping[str, Any]) -> None:
         event = str(item.get("lifecycleEvent") or "")
         sub_id = str(item.get("subscriptionId") or "")
-        index = _watch_index(instance, sub_id)
+        index = watch_index(instance, sub_id)
         current = index is not None and _watches(instance)[index].get("subscription_id") == sub_id
         if index is None:
             return
@@ -756,18 +608,21 @@ class TriggerService:
             self.store.update_trigger_state(instance_id, {**instance.state, "watches": watches})
 
 
+def _renewal_due(instance: TriggerInstance, horizon: float) -> bool:
+    """Whether a watch of the instance needs its catch-up, has no subscription, or one expiring
+    before ``horizon`` (what ``_renew_instance`` acts on)."""
+    return any(
+        w.get("needs_catch_up") or not w.get("subscription_id") or float(w.get("expires_at") or 0) <= horizon
+        for w in _watches(instance)
+    )
+
+
 def _public_url(instance: TriggerInstance, default: str | None) -> str:
     """Where the instance's receiver is: as enabled (a recreated subscription keeps it)."""
     url = instance.state.get("public_url") or default
     if not url:
         raise ConnectorError(f"trigger instance {instance.id!r} has no public URL; disable and enable it")
     return str(url)
-
-
-def _held_key(instance_id: str, item: Mapping[str, Any]) -> str:
-    data = item.get("resourceData") or {}
-    resource_id = str(data.get("id") or str(item.get("resource") or "").rsplit("/", 1)[-1])
-    return f"{instance_id}\0{resource_id}"
 
 
 def _watch_state(watch: Watch) -> dict[str, Any]:
@@ -778,41 +633,5 @@ def _watches(instance: TriggerInstance) -> list[dict[str, Any]]:
     return list(instance.state.get("watches", []))
 
 
-def _watch_index(instance: TriggerInstance, subscription_id: str) -> int | None:
-    """The watch a subscription id belongs to (current or retired), None for a stranger."""
-    for index, entry in enumerate(_watches(instance)):
-        if subscription_id and (
-            entry.get("subscription_id") == subscription_id or subscription_id in entry.get("retired", [])
-        ):
-            return index
-    return None
-
-
 def _expiry(subscription: Mapping[str, Any]) -> float:
     return parse_graph_time(str(subscription["expirationDateTime"])).timestamp()
-
-
-def _etag_key(etag: Any) -> str | None:
-    """``W/"CQAAABYAAAC..."`` -> the change key inside."""
-    if not isinstance(etag, str) or not etag:
-        return None
-    return etag.removeprefix("W/").strip('"') or None
-
-
-_ITEM_KINDS = {"messages": "message", "events": "event", "contacts": "contact"}
-
-
-def _item_kind(item: Mapping[str, Any]) -> str | None:
-    """``Users/{id}/Messages/{id}`` -> ``message`` (events, contacts likewise); None otherwise."""
-    parts = str(item.get("resource") or "").strip("/").split("/")
-    return _ITEM_KINDS.get(parts[-2].lower()) if len(parts) >= 2 else None
-
-
-def _item_path(item: Mapping[str, Any]) -> str:
-    """The changed item's Graph path, from a notification's ``resource`` (``Users/{id}/Messages/{id}``)."""
-    return "/" + str(item.get("resource") or "").lstrip("/")
-
-
-def _backoff(attempts: int) -> float:
-    """Seconds before a failed notification is tried again: 1, 2, 4 ... up to 5 minutes."""
-    return float(min(MAX_RETRY_DELAY, 2 ** max(0, attempts - 1)))

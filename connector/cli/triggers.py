@@ -39,12 +39,21 @@ def triggers() -> None:
     """Trigger instances: enable, list, renew, disable; listen locally; run the worker."""
 
 
-def trigger_service(store: Store, runtime: Any, public_url: str | None) -> Any:
-    """A TriggerService printing each event as one JSON line on stdout."""
-    from triggers.delivery import JsonLinesDelivery
+def trigger_service(store: Store, runtime: Any, public_url: str | None, deliver_to: str = "stdout") -> Any:
+    """A TriggerService printing each event as one JSON line on stdout (``deliver_to="store"``:
+    sealing it into the store's outbox, exactly once, for a host that reads it from there)."""
+    from triggers.delivery import Delivery, JsonLinesDelivery, OutboxDelivery
     from triggers.service import TriggerService
 
-    return TriggerService(store, runtime, JsonLinesDelivery(sys.stdout), public_url=public_url)
+    delivery: Delivery = OutboxDelivery(store) if deliver_to == "store" else JsonLinesDelivery(sys.stdout)
+    return TriggerService(store, runtime, delivery, public_url=public_url)
+
+
+_DELIVER_TO_HELP = (
+    "Where events go: stdout (JSON lines; at least once, a repeat after a crash keeps its"
+    " dedupe_key) or store (the store's outbox, exactly once: the host reads it with"
+    " `triggers outbox` or TriggerService.events_after)."
+)
 
 
 def instance_summary(instance: Any) -> dict[str, Any]:
@@ -335,7 +344,14 @@ def _catch_up_every(hours: float) -> Any:
 @triggers.command("worker")
 @click.option("--renew-every", default=600.0, show_default=True, help="Seconds between renewal passes.")
 @click.option("--catch-up-hours", default=24.0, show_default=True, help=_CATCH_UP_HELP)
-def triggers_worker(renew_every: float, catch_up_hours: float) -> None:
+@click.option(
+    "--deliver-to",
+    type=click.Choice(["stdout", "store"]),
+    default="stdout",
+    show_default=True,
+    help=_DELIVER_TO_HELP,
+)
+def triggers_worker(renew_every: float, catch_up_hours: float, deliver_to: str) -> None:
     """Process queued notifications and renew subscriptions (beside a receiver under gunicorn)."""
     from triggers.worker import Worker
 
@@ -343,7 +359,7 @@ def triggers_worker(renew_every: float, catch_up_hours: float) -> None:
     try:
         with stop_on_sigterm(), runtime_for(store) as runtime:
             worker = Worker(
-                trigger_service(store, runtime, None),
+                trigger_service(store, runtime, None, deliver_to),
                 renew_every=renew_every,
                 catch_up_every=_catch_up_every(catch_up_hours),
             )
@@ -357,6 +373,33 @@ def triggers_worker(renew_every: float, catch_up_hours: float) -> None:
         fail(exc)
 
 
+@triggers.command("outbox")
+@click.option(
+    "--after", default=0, show_default=True, type=click.IntRange(0), help="Events after this position."
+)
+@click.option(
+    "--limit", default=100, show_default=True, type=click.IntRange(1, 10_000), help="At most this many."
+)
+@click.option("--prune", is_flag=True, help="Then forget the events printed (the host has them).")
+def triggers_outbox(after: int, limit: int, prune: bool) -> None:
+    """Events a `triggers worker --deliver-to store` sealed into the store, in commit order: one JSON
+    line each, {"position": N, "event": {...}}; pass the last position as --after next time."""
+    import json
+
+    store = open_store()
+    try:
+        rows = store.read_trigger_events(after, limit)
+        for row in rows:
+            line = {"position": row.seq, "event": row.event}
+            sys.stdout.write(json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+        if prune and rows:
+            store.prune_trigger_events(through=rows[-1].seq)
+    except ConnectorError as exc:
+        fail(exc)
+    click.echo(f"{len(rows)} event(s){f'; last position {rows[-1].seq}' if rows else ''}", err=True)
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
@@ -365,10 +408,18 @@ def triggers_worker(renew_every: float, catch_up_hours: float) -> None:
 )
 @click.option("--renew-every", default=600.0, show_default=True, help="Seconds between renewal passes.")
 @click.option("--catch-up-hours", default=24.0, show_default=True, help=_CATCH_UP_HELP)
+@click.option(
+    "--deliver-to",
+    type=click.Choice(["stdout", "store"]),
+    default="stdout",
+    show_default=True,
+    help=_DELIVER_TO_HELP,
+)
 def serve_command(
-    host: str, port: int, public_url: str | None, renew_every: float, catch_up_hours: float
+    host: str, port: int, public_url: str | None, renew_every: float, catch_up_hours: float, deliver_to: str
 ) -> None:
-    """Receiver, processor and renewer in one process; events go to stdout as JSON lines."""
+    """Receiver, processor and renewer in one process; events go to stdout as JSON lines (or the
+    store's outbox: --deliver-to store)."""
     import threading
 
     from triggers.worker import Receiver, Worker
@@ -378,7 +429,7 @@ def serve_command(
         with stop_on_sigterm(), runtime_for(store) as runtime:
             wake = threading.Event()
             with Receiver(store, host, port, on_enqueued=lambda _: wake.set()) as receiver:
-                service = trigger_service(store, runtime, public_url or receiver.url)
+                service = trigger_service(store, runtime, public_url or receiver.url, deliver_to)
                 worker = Worker(
                     service,
                     renew_every=renew_every,

@@ -9,8 +9,9 @@ log, in one SQLite database (the default) or one PostgreSQL database shared by m
     store.kv_put("delta", "work:inbox", "https://graph.microsoft.com/...deltatoken=...")
 
 One protocol per concern (``connector.store.interfaces``); ``Store`` implements each once
-(``connections``, ``kv``, ``triggers``, ``queue``, ``delivered``, ``leases``, ``slots``, ``policies``,
-``approvals``, ``audit``) in plain SQL over a database backend (``connector.store.sqlite``,
+(``connections``, ``kv``, ``triggers``, ``queue``, ``delivered``, ``events`` (the delivery record
+and the outbox of trigger events), ``leases``, ``slots``, ``policies``, ``approvals``, ``audit``)
+in plain SQL over a database backend (``connector.store.sqlite``,
 ``connector.store.postgres``). Safe to share between threads (each operation borrows a pooled
 connection) and between processes and machines (``lock()`` for longer critical sections such as a
 token refresh; leases for jobs one worker does at a time). The schema is versioned by the
@@ -47,12 +48,14 @@ from connector.store.audit import AuditTable
 from connector.store.connections import Connections
 from connector.store.core import DB_FILE_NAME, DEFAULT_HOME, HOME_ENV, STORE_ENV, default_home
 from connector.store.delivered import Delivered
+from connector.store.events import DeliveryCommit, StoredTriggerEvent, TriggerEvents
 from connector.store.interfaces import (
     ApprovalStore,
     AuditLog,
     ConnectionStore,
     Database,
     DeliveredKeys,
+    DeliveryRecords,
     KeyValueStore,
     LeaseStore,
     NotificationQueue,
@@ -105,6 +108,7 @@ class Store(
     TriggerInstances,
     Queue,
     Delivered,
+    TriggerEvents,
     Leases,
     Slots,
     Policies,
@@ -193,6 +197,8 @@ __all__ = [
     "ConnectionStore",
     "Database",
     "DeliveredKeys",
+    "DeliveryCommit",
+    "DeliveryRecords",
     "KeyValueStore",
     "LeaseStore",
     "Migration",
@@ -203,6 +209,7 @@ __all__ = [
     "ReceiverAccess",
     "SlotStore",
     "Store",
+    "StoredTriggerEvent",
     "TriggerInstance",
     "TriggerInstanceStore",
     "UnknownTriggerInstanceError",

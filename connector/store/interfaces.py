@@ -16,6 +16,7 @@ from connector.store.records import ConnectionRecord, QueuedNotification, Receiv
 if TYPE_CHECKING:
     from connector.audit import AuditRecord
     from connector.policy import Approval
+    from connector.store.events import DeliveryCommit, StoredTriggerEvent
 
 
 class Cursor(Protocol):
@@ -167,7 +168,9 @@ class NotificationQueue(Protocol):
 
     def wait_for_notifications(self, timeout: float) -> bool: ...
 
-    def retry_notification(self, seq: int, error: str, delay: float) -> None: ...
+    def retry_notification(self, seq: int, error: str, delay: float, worker: str | None = None) -> None: ...
+
+    def is_queued(self, seq: int) -> bool: ...
 
     def pending_notification_count(self, instance_id: str | None = None) -> int: ...
 
@@ -210,6 +213,24 @@ class DeliveredKeys(Protocol):
     def list_delivered(self, instance_id: str, limit: int = 50) -> list[tuple[str, float]]: ...
 
     def prune_delivered(self, older_than: float = 7 * 86400.0) -> int: ...
+
+
+class DeliveryRecords(Protocol):
+    """A delivery's record in one transaction (marks, the queue row's completion, the outbox
+    event), and the outbox a host reads in order."""
+
+    def commit_delivery(
+        self,
+        instance_id: str,
+        keys: Sequence[str],
+        *,
+        event: Mapping[str, Any] | None = None,
+        finish: tuple[int, str] | None = None,
+    ) -> DeliveryCommit: ...
+
+    def read_trigger_events(self, after: int = 0, limit: int = 100) -> list[StoredTriggerEvent]: ...
+
+    def prune_trigger_events(self, *, through: int | None = None, older_than: float | None = None) -> int: ...
 
 
 class ApprovalStore(Protocol):

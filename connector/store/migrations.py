@@ -230,6 +230,21 @@ SCHEMA: tuple[tuple[int, str, tuple[Statement, ...]], ...] = (
             ){without_rowid}""",
         ),
     ),
+    (
+        9,
+        "trigger events sealed in the transaction that marks them delivered (the outbox a host reads)",
+        (
+            """CREATE TABLE trigger_events (
+                seq {serial},
+                instance_id TEXT NOT NULL,
+                dedupe_key TEXT NOT NULL,
+                event {bytes} NOT NULL,
+                created_at {float} NOT NULL
+            )""",
+            "CREATE INDEX trigger_events_created_at ON trigger_events (created_at)",
+            "CREATE INDEX trigger_events_instance ON trigger_events (instance_id, seq)",
+        ),
+    ),
 )
 
 

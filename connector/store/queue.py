@@ -133,8 +133,9 @@ class Queue(StoreCore):
     ) -> list[QueuedNotification]:
         """Claim up to ``limit`` due rows, oldest first, for ``lease_seconds``: no other claim
         (thread or process) gets them until the lease runs out, after which they are due again
-        (a worker that died loses them to the next claim). Finish each with ``complete_notification``
-        or ``retry_notification``. The inbox is moved into the queue first."""
+        (a worker that died loses them to the next claim). Finish each with ``finish_notification``
+        (or ``commit_delivery`` with its delivery record), ``complete_notification`` or
+        ``retry_notification``. The inbox is moved into the queue first."""
         if limit <= 0:
             return []
         import orjson
@@ -241,13 +242,22 @@ class Queue(StoreCore):
         enqueue; SQLite: a plain wait, the short poll) or ``timeout`` seconds passed; True if woken."""
         return self.db.wait_for_enqueue(timeout)
 
-    def retry_notification(self, seq: int, error: str, delay: float) -> None:
-        """The row failed: release it, due again in ``delay`` seconds (``error`` kept for listings)."""
+    def retry_notification(self, seq: int, error: str, delay: float, worker: str | None = None) -> None:
+        """The row failed: release it, due again in ``delay`` seconds (``error`` kept for listings).
+        With ``worker``, only while the row is still that worker's claim (a worker whose lease ran
+        out must not release the row another worker now holds)."""
+        sql = "UPDATE trigger_queue SET available_at = ?, claimed_by = NULL, last_error = ? WHERE seq = ?"
+        parameters: list[Any] = [self.clock() + max(0.0, delay), (error or "failed")[:2000], seq]
+        if worker is not None:
+            sql += " AND claimed_by = ?"
+            parameters.append(worker)
         with self.db.transaction() as db:
-            db.execute(
-                "UPDATE trigger_queue SET available_at = ?, claimed_by = NULL, last_error = ? WHERE seq = ?",
-                (self.clock() + max(0.0, delay), (error or "failed")[:2000], seq),
-            )
+            db.execute(sql, parameters)
+
+    def is_queued(self, seq: int) -> bool:
+        """Whether row ``seq`` is still in the queue (not completed yet)."""
+        with self.db.read() as db:
+            return db.execute("SELECT 1 FROM trigger_queue WHERE seq = ?", (seq,)).fetchone() is not None
 
     def pending_notification_count(self, instance_id: str | None = None) -> int:
         """Rows not completed yet (due, waiting for a retry, or claimed), of one instance or all."""

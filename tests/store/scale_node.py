@@ -1,32 +1,47 @@
 """One node of the scale-out test (``test_scale_out``), run as its own process:
 
     python -m tests.store.scale_node receiver      # the real receiver app on a free port
-    python -m tests.store.scale_node worker NAME   # drain the queue; renew instances under leases
+    python -m tests.store.scale_node worker NAME   # the real trigger worker
 
-The store comes from ``$OUTLOOK_CONNECTOR_STORE`` (PostgreSQL: the only thing nodes share) and
+The store comes from ``$OUTLOOK_CONNECTOR_STORE`` (PostgreSQL: the only state nodes share) and
 the key from ``$OUTLOOK_CONNECTOR_KEY``; each node's ``$OUTLOOK_CONNECTOR_HOME`` and working
-directory are its own. A worker finishes each claimed row with ``finish_notification`` (the row
-completed and its item's delivered key marked in one transaction) and prints one line per row
-it finished ("done SEQ KEY NEW"), flushed after the commit. Its renewer thread renews each instance
-whose window ends within ``MARGIN`` seconds, holding the instance's renewal lease, and records the
-renewal with ``kv_add`` keyed by the window it ended, so a second renewal of one window shows
-("double ...").
+directory are its own. Graph is one sandbox process that every node calls (a Graph, not shared
+state), through the connection stored in PostgreSQL.
+
+A worker is what ``outlook-connector triggers worker --deliver-to store`` runs: a
+``TriggerService`` whose events go to the store's outbox (``OutboxDelivery``: sealed in the
+transaction that marks them delivered and completes their queue row) and a ``Worker`` that
+processes the queue (woken by PostgreSQL's NOTIFY) and renews due subscriptions with
+``TriggerService.renew_due`` under the instances' leases. Only the timings differ, so that a test
+sees several renewal windows: a renewed subscription is due again ``PERIOD`` seconds later, a
+killed worker's queue rows come back after ``LEASE`` seconds and its renewal leases after
+``RENEWAL_LEASE``. It prints "ready", then "renewed SUBSCRIPTION" for each subscription its
+renewal passes renewed.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-import time
+from datetime import UTC, datetime, timedelta
 
 from connector.store import Store
-from triggers.service import renewal_lease_name
 
-PERIOD = 6.0
-"""A renewed instance's window: it is due again PERIOD - MARGIN seconds later."""
-MARGIN = 2.0
+PERIOD = 5.0
+"""Seconds from one renewal of a subscription to its next (its window)."""
 LEASE = 3.0
-"""The queue lease: rows of a killed worker are claimed by another one this long after."""
+RENEWAL_LEASE = 10.0
+RENEW_EVERY = 0.5
+WATCHED = "users/someone/mailFolders('inbox')/messages"
+
+
+def renew_margin() -> timedelta:
+    """The margin that makes a subscription renewed now due again ``PERIOD`` seconds later: a
+    renewal asks for Graph's longest lifetime (less the connector's safety margin)."""
+    from actions._subscriptions import expiry
+
+    now = datetime.now(UTC)
+    return expiry(WATCHED, False, now=now).moment - now - timedelta(seconds=PERIOD)
 
 
 def receiver() -> None:
@@ -44,48 +59,38 @@ def receiver() -> None:
 
 
 def worker(name: str) -> None:
+    from connector.runtime import Runtime
+    from triggers.delivery import OutboxDelivery
+    from triggers.service import RenewReport, TriggerService
+    from triggers.worker import Worker
+
     store = Store()
-    stop = threading.Event()
-    renewer = threading.Thread(target=_renew_loop, args=(store, name, stop), daemon=True)
-    renewer.start()
-    print("ready", flush=True)
-    out = sys.stdout
-    while True:
-        rows = store.claim_notifications(name, limit=50, lease_seconds=LEASE)
-        if not rows:
-            store.wait_for_notifications(0.5)
-            continue
-        for row in rows:
-            key = row.item["resource"]
-            marked = store.finish_notification(row.seq, name, [(row.instance_id, key)])
-            if marked is not None:
-                out.write(f"done {row.seq} {key} {len(marked)}\n")
-        out.flush()
+    service = TriggerService(
+        store,
+        Runtime(store=store),
+        OutboxDelivery(store),
+        worker=name,
+        lease_seconds=LEASE,
+        renewal_lease_seconds=RENEWAL_LEASE,
+    )
+    out = threading.Lock()
 
+    def renewed(report: RenewReport) -> None:
+        with out:
+            sys.stdout.write("".join(f"renewed {sub}\n" for sub in report.renewed))
+            sys.stdout.flush()
 
-def _renew_loop(store: Store, name: str, stop: threading.Event) -> None:
-    while not stop.is_set():
-        for instance in store.list_trigger_instances():
-            ends = float(instance.state.get("window_ends", 0))
-            if ends - store.clock() > MARGIN:
-                continue
-            lease = renewal_lease_name(instance.id)
-            if not store.acquire_lease(lease, name, 30):
-                continue
-            try:
-                current = store.get_trigger_instance(instance.id)
-                if current is None:
-                    continue
-                ends = float(current.state.get("window_ends", 0))
-                if ends - store.clock() > MARGIN:
-                    continue  # another worker renewed it since the listing
-                if not store.kv_add("renewals", f"{instance.id}:{ends!r}", name):
-                    print(f"double {instance.id} {ends!r}", flush=True)
-                store.update_trigger_state(instance.id, {"window_ends": store.clock() + PERIOD})
-                print(f"renewed {instance.id}", flush=True)
-            finally:
-                store.release_lease(lease, name)
-        time.sleep(0.5)
+    running = Worker(
+        service,
+        poll_every=0.5,
+        renew_every=RENEW_EVERY,
+        renew_margin=renew_margin(),
+        on_renewed=renewed,
+        catch_up_every=None,
+    ).start()
+    with out:
+        print("ready", flush=True)
+    running.wait()
 
 
 if __name__ == "__main__":

@@ -416,12 +416,6 @@ def test_upgrade_from_version_6_keeps_tenants_connections_and_what_names_them(
 
 
 # -- against the sandbox: same-named connections of two tenants act on their own mailboxes ---------
-NUL_IN_TEXT = (
-    "webhook processing writes NUL into PostgreSQL text (triggers/processor.py _CREATED_MARK, "
-    "triggers/service.py _held_key), which PostgreSQL refuses; reported to the lead"
-)
-
-
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[SandboxServer]:
     from sandbox.config import SandboxConfig
@@ -465,11 +459,7 @@ def test_two_tenants_connections_of_one_name_act_on_their_own_mailboxes(
 
 
 def test_one_unbound_worker_processes_both_tenants_instances_with_their_own_connections(
-    store: Store,
-    location: str,
-    mailboxes: dict[str, str],
-    sandbox: SandboxServer,
-    request: pytest.FixtureRequest,
+    store: Store, mailboxes: dict[str, str], sandbox: SandboxServer
 ) -> None:
     import threading
 
@@ -482,8 +472,6 @@ def test_one_unbound_worker_processes_both_tenants_instances_with_their_own_conn
     from triggers.delivery import CallbackDelivery, TriggerEvent
     from triggers.service import TriggerService
 
-    if location.startswith("postgresql://"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=NUL_IN_TEXT))
     receiver = make_server("127.0.0.1", 0, create_app(store), threaded=True)  # the host's receiver
     thread = threading.Thread(target=receiver.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
