@@ -9,15 +9,18 @@ Per backend and worker count, on a fresh database with 50 instances:
 - ingest: N processes write the receiver's checked batches (10 items per POST, the PostgreSQL
   receiver's direct write; one transaction each) until ``--items`` are queued: items/s;
 - deliver: N worker processes claim (20 rows, leases), spend ``--latency-ms`` per row (the host's
-  answer / the Graph read a real worker waits for) and finish each row (``finish_notification``:
-  completion + delivered mark in one transaction): items/s, and the ratio against 1 worker.
+  answer / the Graph read a real worker waits for) and record each row's delivery as the trigger
+  processor does (``commit_delivery``: the delivered mark, the row's completion while still the
+  worker's claim, and the event sealed into the outbox, in one transaction): items/s, and the ratio
+  against 1 worker.
 Renewals: 10,000 instances all due on a simulated clock; 1 and 2 worker processes renew them as
 ``TriggerService.renew_due`` does (each in its own order, under the instance's lease, read again,
 ``--patch-ms`` for the Graph PATCH); every instance must be renewed once, before its window ends.
 Baseline: the pre-split store (``git show <commit>:connector/store.py``, loaded as a module)
-runs the same SQLite ingest and today's worker path (claim, mark_delivered, complete_notification)
-as the current store, in one process, in alternating rounds. The PostgreSQL cluster is a throw-away one
-(``bench._postgres``; fsync off, as for tests: compare ratios, not absolute rates).
+runs the same SQLite ingest and its worker path (claim, mark_delivered, complete_notification)
+against the current store's (claim, commit_delivery), in one process, in alternating rounds. The
+PostgreSQL cluster is a throw-away one (``bench._postgres``; fsync off, as for tests: compare
+ratios, not absolute rates).
 """
 
 from __future__ import annotations
@@ -111,7 +114,9 @@ def _deliver(location: str, latency: float, name: str, start: Any, out: Any) -> 
             if latency:
                 time.sleep(latency)  # the host's answer / the Graph read of a real worker
             key = row.item["resource"]
-            assert store.finish_notification(row.seq, name, [(row.instance_id, key)]) is not None
+            event = {"instance_id": row.instance_id, "dedupe_key": key, "resource": row.item}
+            recorded = store.commit_delivery(row.instance_id, [key], event=event, finish=(row.seq, name))
+            assert recorded.finished
             done += 1
     store.close()
     out.put(done)
@@ -241,10 +246,14 @@ def _in_process(cls: Any, location: str, items: int) -> tuple[float, float]:
         store.enqueue_checked_notifications([(instance_id, sealed, rows)])
     ingest = time.perf_counter() - began
     began, done = time.perf_counter(), 0
+    record = getattr(store, "commit_delivery", None)  # the store since the delivery record
     while batch := store.claim_notifications("w", limit=20):
         for row in batch:
-            store.mark_delivered(row.instance_id, row.item["resource"])
-            store.complete_notification(row.seq)
+            if record is not None:  # the mark and the completion in one transaction
+                record(row.instance_id, [row.item["resource"]], finish=(row.seq, "w"))
+            else:  # the pre-split store: mark, then complete
+                store.mark_delivered(row.instance_id, row.item["resource"])
+                store.complete_notification(row.seq)
             done += 1
     deliver = time.perf_counter() - began
     store.close()
@@ -306,8 +315,9 @@ def main() -> None:
                     print("\nbaseline: git or the baseline commit is missing; skipped")
                 else:
                     print(
-                        "\nSQLite in one process, the receiver's write (10-item batches) and today's worker"
-                        " path (claim, mark_delivered, complete), medians of 5 alternating rounds:"
+                        "\nSQLite in one process, the receiver's write (10-item batches) and the worker's"
+                        " path (before: claim, mark_delivered, complete; now: claim, commit_delivery),"
+                        " medians of 5 alternating rounds:"
                     )
                     old_class = _store_class(baseline)
                     old_runs, new_runs = [], []
