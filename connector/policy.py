@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib.parse import urlsplit
 
+from connector.call_summary import describe_call
 from connector.errors import ConfigurationError, ConnectorError, FieldError, InputValidationError
+from connector.request_categories import classify_request, requests_of, short_path
 
 if TYPE_CHECKING:
     from connector.manifest import Entry, Manifest
@@ -241,7 +241,7 @@ def visible(policy: Policy, entry: Entry, granted_scopes: frozenset[str] | None 
 
 def _judge_requests(policy: Policy, key: str, raw_input: Any) -> tuple[str, str, str]:
     requests = list(requests_of(key, raw_input))
-    found = [(classify_request(method, path), f"{method} {_short(path)}") for method, path in requests]
+    found = [(classify_request(method, path), f"{method} {short_path(path)}") for method, path in requests]
     if not found:
         found = [("admin", key)]
     category, what = max(found, key=lambda pair: STRICTNESS[policy.setting(pair[0])])
@@ -251,68 +251,6 @@ def _judge_requests(policy: Policy, key: str, raw_input: Any) -> tuple[str, str,
     if override is not None and STRICTNESS[override] > STRICTNESS[setting]:
         setting, reason = override, f"{key} is set to {override}"
     return category, setting, reason
-
-
-def requests_of(key: str, raw_input: Any) -> Iterable[tuple[str, str]]:
-    """(method, path) of each Graph request a raw or batch call makes (nested ``$batch`` included)."""
-    if not isinstance(raw_input, dict):
-        return
-    if key == "raw_request":
-        method = str(raw_input.get("method") or "GET").upper()
-        path = str(raw_input.get("path") or "")
-        body = raw_input.get("body")
-        if _is_batch(path) and isinstance(body, dict):
-            yield from requests_of("batch_request", {"requests": body.get("requests")})
-            return
-        yield method, path
-    elif isinstance(raw_input.get("requests"), list):
-        for item in raw_input["requests"]:
-            if isinstance(item, dict):
-                yield str(item.get("method") or "GET").upper(), str(item.get("url") or "")
-
-
-def _is_batch(path: str) -> bool:
-    return urlsplit(path).path.rstrip("/").endswith("$batch")
-
-
-SEND_VERBS = frozenset(
-    {"sendmail", "send", "reply", "replyall", "forward", "accept", "decline", "tentativelyaccept",
-     "cancel"}
-)  # fmt: skip
-DRAFT_VERBS = frozenset({"createreply", "createreplyall", "createforward", "createuploadsession"})
-ORGANIZE_VERBS = frozenset({"move", "copy"})
-ADMIN_SEGMENTS = frozenset({"subscriptions", "mailboxsettings", "inferenceclassification", "messagerules"})
-_SEGMENT = re.compile(r"[^/]+")
-
-
-def classify_request(method: str, path: str) -> str:
-    """The category of one Graph request, by what it does: GET reads, DELETE deletes, a send/reply/
-    forward/accept POST sends, move/copy and master categories organize, settings and subscriptions
-    are admin, other writes to mail, calendar and contacts are drafts."""
-    method = method.upper()
-    segments = [s.lower() for s in _SEGMENT.findall(urlsplit(path).path)]
-    if method in ("GET", "HEAD", "OPTIONS"):
-        return "read"
-    if method == "DELETE":
-        return "delete"
-    last = segments[-1].split("(")[0].removeprefix("microsoft.graph.") if segments else ""
-    if any(s in ADMIN_SEGMENTS for s in segments):
-        return "admin"
-    if last in SEND_VERBS:
-        return "send"
-    if last in DRAFT_VERBS:
-        return "draft"
-    if last in ORGANIZE_VERBS or "mastercategories" in segments:
-        return "categorize"
-    if any(s in ("messages", "mailfolders", "events", "calendars", "contacts", "contactfolders",
-                 "calendargroups", "attachments") for s in segments):  # fmt: skip
-        return "draft"
-    return "admin"
-
-
-def _short(path: str, limit: int = 80) -> str:
-    path = urlsplit(path).path or path
-    return path if len(path) <= limit else path[: limit - 3] + "..."
 
 
 # -- permissions -------------------------------------------------------------------------------------
@@ -534,80 +472,3 @@ class PolicyGate:
             )
             raise ConnectorError(f"approval {approval_id} {state}; only a pending approval can be decided")
         return decided
-
-
-# -- plain-words summaries ---------------------------------------------------------------------------
-RECIPIENT_FIELDS = ("to", "cc", "bcc", "required_attendees", "optional_attendees", "resource_attendees")
-TARGET_FIELDS = (
-    "message_id", "message_ids", "folder_id", "destination_id", "destination_folder_id", "event_id",
-    "calendar_id", "contact_id", "category_id", "attachment_id", "subscription_id",
-)  # fmt: skip
-BODY_FIELDS = ("body", "comment", "body_template")
-PREVIEW_CHARS = 160
-
-
-def describe_call(entry: Entry, raw_input: Any) -> str:
-    """What the call will do, in plain words: action, mailbox, recipients, subject, the first words
-    of the body, and the items affected. Shown to the person who approves it."""
-    data = raw_input if isinstance(raw_input, dict) else {}
-    parts = [f"{entry.get('label', entry.key)} ({entry.key})"]
-    parts.append(f"mailbox {data.get('user_id') or 'of the connection'}")
-    for name in RECIPIENT_FIELDS:
-        addresses = _recipients(data.get(name))
-        if addresses:
-            parts.append(
-                f"{name.replace('_', ' ')}: {', '.join(addresses[:10])}"
-                + (f" and {len(addresses) - 10} more" if len(addresses) > 10 else "")
-            )
-    if data.get("rows"):
-        parts.append(f"{len(data['rows'])} templated messages")
-    subject = data.get("subject") or data.get("subject_template")
-    if subject:
-        parts.append(f"subject: {str(subject)[:200]!r}")
-    for name in BODY_FIELDS:
-        text = data.get(name)
-        if isinstance(text, str) and text.strip():
-            parts.append(f"{name.replace('_', ' ')} begins: {preview(text)!r}")
-            break
-    for name in TARGET_FIELDS:
-        value = data.get(name)
-        if isinstance(value, list):
-            parts.append(f"{name}: {len(value)} items")
-        elif value:
-            parts.append(f"{name}: {value}")
-    for method, path in requests_of(entry.key, data):
-        parts.append(f"{method} {_short(path, 200)}")
-    return "; ".join(parts)
-
-
-def preview(text: str, limit: int = PREVIEW_CHARS) -> str:
-    """The first words of a text or HTML body, tags dropped and spaces collapsed."""
-    plain = re.sub(r"<[^>]*>", " ", text)
-    plain = re.sub(r"\s+", " ", plain).strip()
-    return plain if len(plain) <= limit else plain[: limit - 3].rstrip() + "..."
-
-
-def _recipients(value: Any) -> list[str]:
-    """The addresses of a recipients input: a list (whose strings may hold several) or one string of
-    addresses separated by commas or semicolons."""
-    from connector.validation import split_addresses
-
-    items = [value] if isinstance(value, str) else value if isinstance(value, list) else []
-    found: list[str] = []
-    for item in items:
-        if isinstance(item, str):
-            try:
-                found.extend(address for _, address in split_addresses(item))
-            except ValueError:  # shown as given: the input check names it
-                found.append(item)
-        elif _address(item):
-            found.append(_address(item))
-    return found
-
-
-def _address(item: Any) -> str:
-    if isinstance(item, str):
-        return item
-    if isinstance(item, dict):
-        return str(item.get("address") or item.get("emailAddress", {}).get("address") or "")
-    return ""

@@ -17,9 +17,10 @@ from typing import Any
 
 from mcp import types
 
+from connector.call_summary import preview
 from connector.errors import ConfigurationError
 from connector.manifest import Entry, Manifest
-from connector.policy import JUDGED_BY_REQUEST, Policy, judge, preview, visible
+from connector.policy import JUDGED_BY_REQUEST, Policy, judge, visible
 
 TOOLSETS: dict[str, frozenset[str]] = {
     "mail": frozenset({"messages", "mail_folders", "attachments", "categories", "users"}),

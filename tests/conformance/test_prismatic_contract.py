@@ -611,8 +611,8 @@ def test_a_bad_address_in_a_string_is_named_with_every_other_bad_field(server: S
 
 
 def test_an_approval_shows_string_recipients_as_addresses() -> None:
+    from connector.call_summary import describe_call
     from connector.manifest import load_manifest
-    from connector.policy import describe_call
 
     entry = load_manifest().action("send_message")
     text = describe_call(entry, {"to": "a@x.com; Bo <b@x.com>", "cc": ["c@x.com, d@x.com"], "subject": "Hi"})

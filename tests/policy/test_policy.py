@@ -16,10 +16,10 @@ from connector.policy import (
     DEFAULT_POLICY,
     PRESETS,
     Policy,
-    classify_request,
     granted_scopes,
     judge,
 )
+from connector.request_categories import classify_request
 
 MANIFEST = load_manifest()
 
