@@ -56,9 +56,21 @@ def delivery_lock_name(instance_id: str) -> str:
     return f"trigger-delivery:{instance_id}"
 
 
+_LEGACY_CREATED_MARK = "\0created"
+
+
 def created_key(instance_id: str, resource_id: str) -> str:
     """Marked when an item's creation was delivered."""
     return dedupe_key(instance_id, resource_id, "created", _CREATED_MARK)
+
+
+def creation_delivered(store: Store, instance_id: str, resource_id: str) -> bool:
+    """Whether the item's creation was delivered. A SQLite store may still hold the marks made
+    with the former ``\\0created`` pseudo key (delivered keys are kept a week), so they count too."""
+    if store.was_delivered(instance_id, created_key(instance_id, resource_id)):
+        return True
+    legacy = dedupe_key(instance_id, resource_id, "created", _LEGACY_CREATED_MARK)
+    return store.url is None and store.was_delivered(instance_id, legacy)
 
 
 def deliver_changes(
@@ -132,7 +144,7 @@ def _deliver_one(
             return None
         change_type = change.change_type
         creation = created_key(instance.id, change.resource_id) if change_type == "created" else None
-        if creation is not None and store.was_delivered(instance.id, creation):
+        if creation is not None and creation_delivered(store, instance.id, change.resource_id):
             change_type, creation = "updated", None
         now = time.time()
         event = TriggerEvent(

@@ -14,7 +14,7 @@ import pytest
 from connector.store import Store, TriggerInstance
 from sandbox import seed
 from tests.triggers.harness import Harness, harness
-from triggers.delivery import CallbackDelivery, TriggerEvent
+from triggers.delivery import CallbackDelivery, TriggerEvent, dedupe_key
 from triggers.delta import Change
 from triggers.processor import deliver_changes
 
@@ -75,6 +75,20 @@ def test_each_version_and_each_deletion_is_delivered_once(store: Store) -> None:
     assert deliver_changes(store, sink, instance, changes, "webhook") == 0  # all seen
     other = _instance(store, "j" * 32)  # dedupe is per instance
     assert deliver_changes(store, sink, other, changes[:1], "webhook") == 1
+
+
+def test_a_creation_marked_before_the_nul_free_mark_still_counts(store: Store) -> None:
+    """A SQLite store upgraded within the week may hold creation marks made with the former
+    ``\\0created`` pseudo key: a later "created" of that item goes out as updated, not again as created."""
+    instance = _instance(store)
+    store.mark_delivered(instance.id, dedupe_key(instance.id, "m1", "created", "\0created"))
+    got: list[TriggerEvent] = []
+    changes = [
+        Change("created", "m1", "k2", {"id": "m1", "changeKey": "k2"}),
+        Change("created", "m2", "k1", {"id": "m2", "changeKey": "k1"}),
+    ]
+    assert deliver_changes(store, CallbackDelivery(got.append), instance, changes, "delta") == 2
+    assert [(e.change_type, e.resource_id) for e in got] == [("updated", "m1"), ("created", "m2")]
 
 
 def test_a_refused_change_is_not_marked_and_goes_out_on_the_next_try(store: Store) -> None:
