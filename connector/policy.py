@@ -397,7 +397,8 @@ class PolicyGate:
             raise ConfigurationError(
                 f"{entry.key} needs approval ({judgement.reason}), and approvals need a state store"
             )
-        digest = input_hash(connection, entry.key, raw_input)
+        # bound to the stored name: the member who asked and the host (by stored name) see one call
+        digest = input_hash(self.approvals.storage_name(connection), entry.key, raw_input)
         if approval_id is None:
             raise ApprovalRequired(
                 self._request(entry, raw_input, connection, judgement, digest, requested_by)
@@ -440,7 +441,10 @@ class PolicyGate:
 
         if approval is None:
             raise refuse("there is no such approval")
-        if approval.connection != connection or approval.action != action or approval.input_hash != digest:
+        same_connection = self.approvals.storage_name(approval.connection) == self.approvals.storage_name(
+            connection
+        )
+        if not same_connection or approval.action != action or approval.input_hash != digest:
             raise refuse("it was given for a different call (another action, connection or input)")
         if approval.status == "used":
             raise refuse("it was used already (an approval is good for one run)")

@@ -250,6 +250,11 @@ class ApprovalStore(Protocol):
 
     def list_approvals(self, *, status: str | None = None) -> list[Approval]: ...
 
+    def storage_name(self, name: str) -> str:
+        """The name connection ``name`` is kept under (an approval binds that, so the member who
+        asked and the host see one call)."""
+        ...
+
 
 class PolicyStore(Protocol):
     """Stored policies: one per connection and a default (``connection=None``; a bound store's is

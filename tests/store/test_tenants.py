@@ -591,3 +591,35 @@ def test_shared_mailboxes_and_noted_accounts_stay_in_their_tenant(
     assert account_of(b1, own) == "bob@fabrikam.com" and account_of(a1, theirs) == "alice@contoso.com"
     hosted = store.get_connection(a("mail"))
     assert hosted is not None and account_of(store, hosted) == "alice@contoso.com"
+
+
+def test_an_approval_asked_by_a_member_is_one_call_for_the_host_too(
+    store: Store, mailboxes: dict[str, str]
+) -> None:
+    """The approval binds the connection's stored name: a member's pending call, approved by the
+    host, may be run by the host (a worker acting by stored name) with the same input, once; tenant
+    b's 'mail' (another connection of the same plain name) may not spend it."""
+    from connections.registry import load_connection
+    from connector.policy import PRESETS, ApprovalRequired, PolicyError
+    from connector.runtime import Runtime
+
+    call = {"top": 1}
+    a1, b1 = store.for_principal(A1), store.for_principal(B1)
+    approve_reads = PRESETS["open"].to_dict() | {"overrides": {"list_messages": "approve"}}
+    store.set_policy(None, approve_reads)
+    for view in (a1, b1):
+        view.set_policy(None, approve_reads)
+
+    def run(view: Store, name: str, approval: str | None = None) -> dict[str, Any]:
+        with Runtime(store=view, strict_output=True) as runtime:
+            return runtime.run_action("list_messages", call, load_connection(view, name), approval=approval)
+
+    with pytest.raises(ApprovalRequired) as asked:
+        run(a1, "mail")
+    approval_id = asked.value.approval.id
+    assert store.decide_approval(approval_id, "approved", "admin", store.clock()) is not None
+    with pytest.raises(PolicyError, match="no such approval"):
+        run(b1, "mail", approval_id)  # b's 'mail' is another connection: not even shown to b
+    assert len(run(store, a("mail"), approval_id)["messages"]) == 1  # the host, by stored name
+    with pytest.raises(PolicyError, match="used already"):
+        run(a1, "mail", approval_id)
