@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -341,16 +342,29 @@ def _catch_up_every(hours: float) -> Any:
     return timedelta(hours=hours) if hours > 0 else None
 
 
+def _worker_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--renew-every, --catch-up-hours and --deliver-to: what a worker takes (`triggers worker`, `serve`)."""
+    for option in reversed(
+        (
+            click.option(
+                "--renew-every", default=600.0, show_default=True, help="Seconds between renewal passes."
+            ),
+            click.option("--catch-up-hours", default=24.0, show_default=True, help=_CATCH_UP_HELP),
+            click.option(
+                "--deliver-to",
+                type=click.Choice(["stdout", "store"]),
+                default="stdout",
+                show_default=True,
+                help=_DELIVER_TO_HELP,
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
 @triggers.command("worker")
-@click.option("--renew-every", default=600.0, show_default=True, help="Seconds between renewal passes.")
-@click.option("--catch-up-hours", default=24.0, show_default=True, help=_CATCH_UP_HELP)
-@click.option(
-    "--deliver-to",
-    type=click.Choice(["stdout", "store"]),
-    default="stdout",
-    show_default=True,
-    help=_DELIVER_TO_HELP,
-)
+@_worker_options
 def triggers_worker(renew_every: float, catch_up_hours: float, deliver_to: str) -> None:
     """Process queued notifications and renew subscriptions (beside a receiver under gunicorn)."""
     from triggers.worker import Worker
@@ -406,15 +420,7 @@ def triggers_outbox(after: int, limit: int, prune: bool) -> None:
 @click.option(
     "--public-url", envvar=PUBLIC_URL_ENV, help=f"Where Graph reaches this server (${PUBLIC_URL_ENV})."
 )
-@click.option("--renew-every", default=600.0, show_default=True, help="Seconds between renewal passes.")
-@click.option("--catch-up-hours", default=24.0, show_default=True, help=_CATCH_UP_HELP)
-@click.option(
-    "--deliver-to",
-    type=click.Choice(["stdout", "store"]),
-    default="stdout",
-    show_default=True,
-    help=_DELIVER_TO_HELP,
-)
+@_worker_options
 def serve_command(
     host: str, port: int, public_url: str | None, renew_every: float, catch_up_hours: float, deliver_to: str
 ) -> None:

@@ -7,7 +7,7 @@ import hashlib
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -90,14 +90,20 @@ def http_server(home: Path, store: Store) -> Iterator[HttpServer]:
             ]
         }
     )
+    with serve_agent(store, keys) as server:
+        yield server
+
+
+@contextmanager
+def serve_agent(store: Store, keys: KeyTable) -> Iterator[HttpServer]:
+    """The MCP HTTP app over ``store`` (default tool set) for the callers in ``keys``, in this process."""
     from connections.registry import load_connection
 
-    runtime = Runtime(store=store, strict_output=True)
-    catalog = Catalog(runtime.manifest, parse_toolsets(None))
-    agent = AgentServer(runtime, catalog, Connections(lambda name: load_connection(store, name)))
-    with HttpServer(http_app(agent, keys)) as server:
-        yield server
-    runtime.close()
+    with Runtime(store=store, strict_output=True) as runtime:
+        catalog = Catalog(runtime.manifest, parse_toolsets(None))
+        agent = AgentServer(runtime, catalog, Connections(lambda name: load_connection(store, name)))
+        with HttpServer(http_app(agent, keys)) as server:
+            yield server
 
 
 def http_session(

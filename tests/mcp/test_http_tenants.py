@@ -13,17 +13,14 @@ from typing import Any
 import pytest
 from mcp import types
 
-from connections.registry import load_connection
 from connections.sandbox import sandbox_connection
 from connector.errors import InputValidationError
-from connector.mcp import AgentServer, Catalog, Connections, parse_toolsets
-from connector.mcp.http import HttpServer, KeyTable, http_app
+from connector.mcp.http import HttpServer, KeyTable
 from connector.policy import PRESETS
-from connector.runtime import Runtime
 from connector.store import Principal, Store, stored_name
 from sandbox import seed
 from sandbox.server import SandboxServer
-from tests.mcp.conftest import OTHER_USER, http_session, run_session
+from tests.mcp.conftest import OTHER_USER, http_session, run_session, serve_agent
 
 ALICE, BOB = Principal("tenant-a", "alice@a.example"), Principal("tenant-b", "bob@b.example")
 KEYS = {"alice": "alice-key-5e0b", "bob": "bob-key-a91c", "host": "host-key-0d2e"}
@@ -55,12 +52,8 @@ def tenants_server(home: Path, store: Store, sandbox: SandboxServer) -> Iterator
             ]
         }
     )
-    runtime = Runtime(store=store, strict_output=True)
-    catalog = Catalog(runtime.manifest, parse_toolsets(None))
-    agent = AgentServer(runtime, catalog, Connections(lambda name: load_connection(store, name)))
-    with HttpServer(http_app(agent, keys)) as server:
+    with serve_agent(store, keys) as server:
         yield server
-    runtime.close()
 
 
 def test_callers_of_two_tenants_each_use_their_own_tenants_connection(
