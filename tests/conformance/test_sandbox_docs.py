@@ -19,10 +19,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
+from werkzeug.exceptions import HTTPException
 
 from tests.conformance.openapi_faults import known_openapi_fault
 from tests.support import graph_docs
@@ -112,6 +113,8 @@ SANDBOX_GAPS: dict[str, str] = {
     # folders_contacts_settings
     "mailfolder_move": _DESTINATION_PLACEHOLDER,
     "mailfolder_copy": _DESTINATION_PLACEHOLDER,
+    "delete_calendar": "docs fault: the page deletes a calendar other than the default calendar, yet its"
+    " example deletes /me/calendar (the default), which the sandbox refuses (400) as Graph does",
     "get_outlookcategory": _CATEGORY_IDS,
     "update_outlookcategory": _CATEGORY_IDS,
     "delete_outlookcategory": _CATEGORY_IDS,
@@ -182,13 +185,38 @@ def served_operations() -> frozenset[str]:
     return frozenset(served)
 
 
+@cache
+def _sandbox_routes() -> Any:
+    from sandbox.app import create_app
+
+    return create_app().url_map.bind("localhost")
+
+
+def sandbox_routes_serve(method: str, path: str) -> bool:
+    """Whether one of the sandbox's Graph routes answers ``method path`` (for requests the OpenAPI
+    documents do not describe)."""
+    try:
+        _sandbox_routes().match("/v1.0" + urlsplit(path).path, method)
+    except HTTPException:
+        return False
+    return True
+
+
+_OUTSIDE_DOCUMENTS = re.compile(r"/contacts(?:/|$)", re.IGNORECASE)
+"""Documented paths the OpenAPI documents here do not describe (no Contacts.yml): the sandbox's routes
+decide whether it serves them, and their requests cannot be checked against a document."""
+
+
 def _params() -> list[Any]:
-    return [
-        pytest.param(name, marks=pytest.mark.xfail(reason=SANDBOX_GAPS[name], strict=True))
-        if name in SANDBOX_GAPS
-        else name
-        for name in graph_docs.example_names()
-    ]
+    params = []
+    for name in graph_docs.example_names():
+        marks = []
+        if name in SANDBOX_GAPS:
+            marks.append(pytest.mark.xfail(reason=SANDBOX_GAPS[name], strict=True))
+        if _OUTSIDE_DOCUMENTS.search(graph_docs.example(name).path):
+            marks.append(pytest.mark.graph_nonconformant("contacts are not in these OpenAPI documents"))
+        params.append(pytest.param(name, marks=marks))
+    return params
 
 
 _ATTACHMENT_ACTIONS = ("createuploadsession", "microsoft.graph.createuploadsession")
@@ -232,6 +260,8 @@ def sandbox_segments(call: DocCall, ids: SandboxIds) -> list[str]:
             segment = _calendar_ids(ids)["calendar"]
         elif before == "subscriptions":  # subscriptions
             segment = ids.subscription
+        elif before == "contacts" and segment.lower() != "delta":
+            segment = ids.client.get("/me/contacts").json()["value"][0]["id"]
         out.append(segment)
     return out
 
@@ -363,10 +393,12 @@ def test_sandbox_answers_documented_request(name: str, sandbox: tuple[Any, str, 
     assert index is not None
     call = doc_call(example, SANDBOX_DOCS_FAULTS.get(name, ()))
     try:
-        operation = index.match(call.method, call.path).key
-    except LookupError:
-        operation = f"{call.method} {example.path}"
-    if operation not in served_operations():
+        operation: str | None = index.match(call.method, call.path).key
+    except LookupError:  # not in these OpenAPI documents (contacts): the sandbox's routes decide
+        operation = None
+    if operation is None and not sandbox_routes_serve(call.method, call.path):
+        pytest.skip(f"sandbox does not serve {call.method} {example.path} yet")
+    if operation is not None and operation not in served_operations():
         pytest.skip(f"sandbox does not serve {operation} yet")
     server, token, listener_url = sandbox
     server.state.reset()  # the seeded data again; issued tokens stay valid
@@ -384,5 +416,7 @@ def test_sandbox_answers_documented_request(name: str, sandbox: tuple[Any, str, 
     )
     missing = missing_keys(call.response_body, body)
     assert not missing, f"{where}: the answer lacks documented keys {missing}"
+    if operation is None:
+        return  # no OpenAPI response schema to check it against (the documented keys were)
     problems = response_problems(index, call.method, encode_path(segments), response, body)
     assert not problems, f"{where}: the answer does not match the OpenAPI response schema: {problems}"
