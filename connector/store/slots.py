@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, NamedTuple, ParamSpec, TypeVar
 
 from connector.errors import ConfigurationError, ConnectorError
 from connector.store.core import StoreCore
+from connector.store.leases import holder_of, take_lease
 
 if TYPE_CHECKING:
     from connector.store import Store
@@ -90,8 +91,7 @@ class Slots(StoreCore):
         marks = ", ".join("?" * len(names))
         with self.db.read() as db:
             return db.execute(
-                "UPDATE graph_slots SET holder = '', expires_at = 0"
-                f" WHERE name IN ({marks}) AND holder = ?",
+                f"UPDATE graph_slots SET holder = '', expires_at = 0 WHERE name IN ({marks}) AND holder = ?",
                 (*names, holder),
             ).rowcount
 
@@ -100,25 +100,12 @@ class Slots(StoreCore):
         has it and its time has not run out."""
         now = self.clock()
         with self.db.read() as db:
-            return (
-                db.execute(
-                    "INSERT INTO graph_slots (name, holder, expires_at) VALUES (?, ?, ?)"
-                    " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,"
-                    " expires_at = excluded.expires_at"
-                    " WHERE graph_slots.expires_at <= ? OR graph_slots.holder = excluded.holder",
-                    (turn, holder, now + seconds, now),
-                ).rowcount
-                > 0
-            )
+            return take_lease(db, "graph_slots", turn, holder, now + seconds, now)
 
     def turn_holder(self, turn: str) -> str | None:
-        """Who holds the turn now (None: nobody, or their time ran out)."""
+        """Who holds the turn now (None: nobody, or their time ran out; a free row has expired)."""
         with self.db.read() as db:
-            row = db.execute(
-                "SELECT holder FROM graph_slots WHERE name = ? AND expires_at > ? AND holder <> ''",
-                (turn, self.clock()),
-            ).fetchone()
-        return None if row is None else str(row[0])
+            return holder_of(db, "graph_slots", turn, self.clock())
 
 
 class SlotToken(NamedTuple):
