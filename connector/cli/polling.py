@@ -23,7 +23,7 @@ from connector.cli._common import (
     stop_on_sigterm,
     user_error,
 )
-from connector.cli.triggers import triggers
+from connector.cli.triggers import backfill_option, triggers
 from connector.errors import ConnectorError
 
 if TYPE_CHECKING:
@@ -88,11 +88,7 @@ def _polling_summary(instance: Any) -> dict[str, Any]:
 @click.option(
     "--new", "always_new", is_flag=True, help="With a trigger KEY: a new instance even if one matches."
 )
-@click.option(
-    "--backfill",
-    type=click.Choice(["30d", "90d", "12m", "all"]),
-    help="First poll only: deliver the existing items of this range first (progress on stderr).",
-)
+@backfill_option("First poll only: deliver the existing items of this range first (progress on stderr).")
 @click.option("--every", type=float, help="Poll again every N seconds until Ctrl-C (else poll once).")
 def triggers_poll(
     target: str,

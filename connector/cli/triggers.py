@@ -151,6 +151,15 @@ def triggers_describe(key: str, as_json: bool) -> None:
     describe(manifest.triggers[known_key("trigger", key, manifest.triggers)], as_json)
 
 
+BACKFILL_CHOICES = ("30d", "90d", "12m", "all")
+"""The backfill ranges (``triggers.polling.BACKFILL_RANGES``; not imported: it loads the runtime)."""
+
+
+def backfill_option(help_text: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """``--backfill RANGE`` for the commands that start a trigger instance."""
+    return click.option("--backfill", type=click.Choice(BACKFILL_CHOICES), help=help_text)
+
+
 @triggers.command("enable")
 @click.argument("key", shell_complete=complete_keys("triggers"))
 @click.option("--input", "-i", "input_json", help="Trigger input JSON, or @file.json (@- for stdin).")
@@ -158,11 +167,7 @@ def triggers_describe(key: str, as_json: bool) -> None:
 @click.option(
     "--public-url", envvar=PUBLIC_URL_ENV, help=f"Where Graph reaches the receiver (${PUBLIC_URL_ENV})."
 )
-@click.option(
-    "--backfill",
-    type=click.Choice(["30d", "90d", "12m", "all"]),
-    help="Also deliver the existing items of this range (`triggers sync ID` shows its progress).",
-)
+@backfill_option("Also deliver the existing items of this range (`triggers sync ID` shows its progress).")
 def triggers_enable(
     key: str,
     input_json: str | None,
@@ -232,11 +237,7 @@ def triggers_renew(margin_hours: float) -> None:
 @click.option("--port", default=0, show_default=True, type=int, help="Receiver port (0: any free port).")
 @click.option("--public-url", help="Where Graph reaches the receiver (default: http://HOST:PORT).")
 @click.option("--keep", is_flag=True, help="Leave the instance enabled on exit.")
-@click.option(
-    "--backfill",
-    type=click.Choice(["30d", "90d", "12m", "all"]),
-    help="Also deliver the existing items of this range first.",
-)
+@backfill_option("Also deliver the existing items of this range first.")
 def triggers_listen(
     key: str,
     input_json: str | None,

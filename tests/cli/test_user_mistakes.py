@@ -146,3 +146,11 @@ def test_connect_help_points_to_a_command_that_exists(home: Path) -> None:
     listed = {row["type"]: row for row in json.loads(types.stdout)}
     assert {"oauth2_code", "client_credentials"} <= set(listed)
     assert "properties" in listed["client_credentials"]["config_schema"]
+
+
+def test_the_backfill_choices_are_the_ranges_the_poller_knows() -> None:
+    """The CLI names the ranges without importing the poller (it loads the runtime)."""
+    from connector.cli.triggers import BACKFILL_CHOICES
+    from triggers.polling import BACKFILL_RANGES
+
+    assert tuple(BACKFILL_RANGES) == BACKFILL_CHOICES
