@@ -117,16 +117,17 @@ def test_data_source_pages_one_request_at_a_time(ui_app: Flask) -> None:
     assert status == 422 and [e["path"] for e in data["error"]["errors"]] == ["cursor"]
 
 
-def test_trigger_on_the_sandbox_delivers_events_to_the_page(ui_app: Flask) -> None:
-    client = ui_app.test_client()
+def _run_until_sent_message_arrives(
+    client: FlaskClient, trigger: str, trigger_input: dict[str, Any], tag: str
+) -> tuple[str, list[dict[str, Any]], str]:
+    """Start ``trigger`` on the sandbox from the page, send a message to its inbox, and long-poll the
+    run until that message's event came: (the run's URL, every event seen, the message's subject)."""
     status, started = _post(
-        client,
-        "/api/triggers/mail_message_webhook/start",
-        {"connection": SANDBOX, "input": {"folder_id": "inbox", "change_types": ["created"]}},
+        client, f"/api/triggers/{trigger}/start", {"connection": SANDBOX, "input": trigger_input}
     )
     assert status == 200, started
     run = f"/api/triggers/runs/{started['instance_id']}"
-    subject = f"ui trigger {uuid.uuid4().hex[:8]}"
+    subject = f"{tag} {uuid.uuid4().hex[:8]}"
     status, _ = _post(
         client,
         "/api/run/send_message",
@@ -136,8 +137,16 @@ def test_trigger_on_the_sandbox_delivers_events_to_the_page(ui_app: Flask) -> No
     seen: list[dict[str, Any]] = []
     while not any((e.get("resource") or {}).get("subject") == subject for e in seen):
         data = client.get(f"{run}?after={len(seen)}&wait=20").get_json()
-        assert data["events"], "no event came within the long poll"
+        assert data["events"], f"no event came within the long poll (last poll error: {data.get('error')})"
         seen += data["events"]
+    return run, seen, subject
+
+
+def test_trigger_on_the_sandbox_delivers_events_to_the_page(ui_app: Flask) -> None:
+    client = ui_app.test_client()
+    run, seen, subject = _run_until_sent_message_arrives(
+        client, "mail_message_webhook", {"folder_id": "inbox", "change_types": ["created"]}, "ui trigger"
+    )
     event = next(e for e in seen if (e.get("resource") or {}).get("subject") == subject)
     assert event["change_type"] == "created" and event["trigger_key"] == "mail_message_webhook"
     assert client.post(f"{run}/stop").status_code == 200
@@ -174,25 +183,9 @@ def test_form_posts_are_not_read_as_input(ui_app: Flask) -> None:
 
 def test_polling_trigger_on_the_sandbox_delivers_the_changes_after_its_start(ui_app: Flask) -> None:
     client = ui_app.test_client()
-    status, started = _post(
-        client,
-        "/api/triggers/poll_changes/start",
-        {"connection": SANDBOX, "input": {"resource": "messages", "folder_id": "inbox"}},
+    run, seen, _subject = _run_until_sent_message_arrives(
+        client, "poll_changes", {"resource": "messages", "folder_id": "inbox"}, "ui poll"
     )
-    assert status == 200, started
-    run = f"/api/triggers/runs/{started['instance_id']}"
-    subject = f"ui poll {uuid.uuid4().hex[:8]}"
-    status, _ = _post(
-        client,
-        "/api/run/send_message",
-        {"connection": SANDBOX, "input": {"to": [seed.DEFAULT_USER], "subject": subject, "body": "x"}},
-    )
-    assert status == 200
-    seen: list[dict[str, Any]] = []
-    while not any((e.get("resource") or {}).get("subject") == subject for e in seen):
-        data = client.get(f"{run}?after={len(seen)}&wait=20").get_json()
-        assert data["events"], f"no event came within the long poll (last poll error: {data['error']})"
-        seen += data["events"]
     assert all(e["source"] == "delta" for e in seen)
     assert client.post(f"{run}/stop").status_code == 200
     assert client.get(run).get_json()["stopped"] is True
