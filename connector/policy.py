@@ -398,12 +398,13 @@ class PolicyGate:
                 f"{entry.key} needs approval ({judgement.reason}), and approvals need a state store"
             )
         # bound to the stored name: the member who asked and the host (by stored name) see one call
-        digest = input_hash(self.approvals.storage_name(connection), entry.key, raw_input)
+        stored = self.approvals.storage_name(connection)
+        digest = input_hash(stored, entry.key, raw_input)
         if approval_id is None:
             raise ApprovalRequired(
                 self._request(entry, raw_input, connection, judgement, digest, requested_by)
             )
-        return Verdict(judgement, self._spend(approval_id, entry.key, judgement, connection, digest))
+        return Verdict(judgement, self._spend(approval_id, entry.key, judgement, stored, digest))
 
     def _request(
         self, entry: Entry, raw_input: Any, connection: str, judgement: Judgement, digest: str, by: str
@@ -425,7 +426,7 @@ class PolicyGate:
         return approval
 
     def _spend(
-        self, approval_id: str, action: str, judgement: Judgement, connection: str, digest: str
+        self, approval_id: str, action: str, judgement: Judgement, stored_connection: str, digest: str
     ) -> Approval:
         assert self.approvals is not None
         approval = self.approvals.get_approval(approval_id)
@@ -441,9 +442,7 @@ class PolicyGate:
 
         if approval is None:
             raise refuse("there is no such approval")
-        same_connection = self.approvals.storage_name(approval.connection) == self.approvals.storage_name(
-            connection
-        )
+        same_connection = self.approvals.storage_name(approval.connection) == stored_connection
         if not same_connection or approval.action != action or approval.input_hash != digest:
             raise refuse("it was given for a different call (another action, connection or input)")
         if approval.status == "used":
