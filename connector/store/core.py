@@ -167,6 +167,9 @@ class StoreCore:
         that does not open so was sealed under its stored name already)."""
         from connector.crypto import DecryptionError
 
+        with self.db.read() as db:  # nearly always absent: no write transaction at every start
+            if db.execute("SELECT key FROM meta WHERE key = ?", (RESEAL_FLAG,)).fetchone() is None:
+                return
         with self.db.transaction() as db:
             flagged = db.execute("SELECT key FROM meta WHERE key = ?" + self.db.for_update, (RESEAL_FLAG,))
             if flagged.fetchone() is None:
