@@ -69,6 +69,15 @@ class StoreCore:
             return "", ()
         return f" AND {column} IN (SELECT name FROM connections WHERE 1 = 1{visible})", parameters
 
+    def _own_instances(self) -> tuple[str, tuple[str, ...]]:
+        """SQL condition (" AND ...") and parameters: rows whose ``instance_id`` is a trigger
+        instance this store's principal may use (queued notifications, outbox events); nothing
+        added for the host."""
+        visible, parameters = self._visible()
+        if not visible:
+            return "", ()
+        return f" AND instance_id IN (SELECT id FROM trigger_instances WHERE 1 = 1{visible})", parameters
+
     def storage_name(self, name: str) -> str:
         """The name connection ``name`` (as this store's caller names it) is kept under
         (``records.stored_name``): qualified with the principal's tenant on a bound store, as given

@@ -110,7 +110,7 @@ class TriggerEvents(StoreCore):
             raise ConfigurationError(f"invalid after {after!r}: a position (0 or more) from an earlier read")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_EVENTS_READ:
             raise ConfigurationError(f"invalid limit {limit!r}: 1 to {MAX_EVENTS_READ}")
-        mine, parameters = self._own_events()
+        mine, parameters = self._own_instances()
         with self.db.read() as db:
             rows = db.execute(
                 "SELECT seq, instance_id, dedupe_key, event, created_at FROM trigger_events"
@@ -140,17 +140,10 @@ class TriggerEvents(StoreCore):
         if older_than is not None:
             conditions.append("created_at < ?")
             parameters.append(self.clock() - older_than)
-        mine, own = self._own_events()
+        mine, own = self._own_instances()
         with self.db.transaction() as db:
             sql = f"DELETE FROM trigger_events WHERE ({' OR '.join(conditions)}){mine}"
             return int(db.execute(sql, (*parameters, *own)).rowcount)
-
-    def _own_events(self) -> tuple[str, tuple[str, ...]]:
-        """Outbox rows of the instances this store's principal may use (all for the host)."""
-        visible, parameters = self._visible()
-        if not visible:
-            return "", ()
-        return f" AND instance_id IN (SELECT id FROM trigger_instances WHERE 1 = 1{visible})", parameters
 
 
 def _event_label(instance_id: str, dedupe_key: str) -> bytes:

@@ -275,13 +275,6 @@ class Queue(StoreCore):
                 ).fetchone()
         return int(row[0])
 
-    def _own_instances(self) -> tuple[str, tuple[str, ...]]:
-        """Queue rows of the instances this store's principal may use (all for the host)."""
-        visible, parameters = self._visible()
-        if not visible:
-            return "", ()
-        return f" AND instance_id IN (SELECT id FROM trigger_instances WHERE 1 = 1{visible})", parameters
-
 
 def _queue_inserts(
     instance_id: str,
